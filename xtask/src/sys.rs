@@ -1,0 +1,102 @@
+//! Running programs and installing what they need, for every xtask command.
+
+use anyhow::{Context, bail};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root, whatever directory `cargo xtask` was started from.
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Runs `command`, echoing it first, and fails unless it exits 0.
+pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
+    println!("$ {}", describe(command));
+    let status = command
+        .status()
+        .with_context(|| format!("could not start `{}`", describe(command)))?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", describe(command));
+    }
+    Ok(())
+}
+
+fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// `program` as root: directly when we are root, through sudo otherwise.
+pub(crate) fn as_root(program: &str) -> Command {
+    if is_root() {
+        Command::new(program)
+    } else {
+        let mut command = Command::new("sudo");
+        command.arg(program);
+        command
+    }
+}
+
+/// Installs the Debian packages among `packages` that are not installed yet.
+pub(crate) fn ensure_apt_packages(packages: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !apt_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if Command::new("apt-get").arg("--version").output().is_err() {
+        bail!(
+            "these packages are missing and this system has no apt-get: {}; install them \
+             with your package manager and run the command again",
+            missing.join(" ")
+        );
+    }
+    println!("installing missing system packages: {}", missing.join(" "));
+    run(as_root("apt-get").arg("update").arg("-qq"))?;
+    run(as_root("apt-get")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing))
+}
+
+fn apt_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Abbrev}", package])
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout.starts_with(b"ii"))
+}
+
+/// `npm ci` in `dir` when its `node_modules` is missing or older than its lock file.
+pub(crate) fn ensure_npm_packages(dir: &Path) -> anyhow::Result<()> {
+    let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let lock = modified(dir.join("package-lock.json"));
+    let installed = modified(dir.join("node_modules/.package-lock.json"));
+    if installed.is_some() && installed >= lock {
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .arg("ci")
+        .arg("--no-audit")
+        .arg("--no-fund")
+        .current_dir(dir))
+}

@@ -1,0 +1,63 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+
+use crate::sys::{self, cargo, run};
+use anyhow::bail;
+use std::process::Command;
+
+/// Debian packages the tests of each part of the tree need, installed only when that
+/// part exists in this checkout.
+const TEST_PACKAGES: &[(&str, &[&str])] = &[
+    ("crates/config", &["qrencode"]),
+    (
+        "crates/engine",
+        &["iproute2", "wireguard-tools", "wireguard-go", "iperf3"],
+    ),
+    ("crates/netconf", &["iproute2", "nftables"]),
+    (
+        "src-tauri/Cargo.toml",
+        &[
+            "libwebkit2gtk-4.1-dev",
+            "libayatana-appindicator3-dev",
+            "librsvg2-dev",
+            "libxdo-dev",
+            "libssl-dev",
+            "xvfb",
+            "webkit2gtk-driver",
+        ],
+    ),
+];
+
+pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
+    if let Some(arg) = args.first() {
+        bail!("`cargo xtask test` takes no arguments (got `{arg}`)");
+    }
+    let root = sys::workspace_root();
+
+    let mut packages: Vec<&str> = vec!["build-essential", "pkg-config"];
+    for (part, needs) in TEST_PACKAGES {
+        if root.join(part).exists() {
+            packages.extend_from_slice(needs);
+        }
+    }
+    packages.sort_unstable();
+    packages.dedup();
+    sys::ensure_apt_packages(&packages)?;
+
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["test", "--workspace"]))?;
+
+    let ui = root.join("ui");
+    if ui.join("package.json").exists() {
+        sys::ensure_npm_packages(&ui)?;
+        run(Command::new("npm").arg("test").current_dir(&ui))?;
+    }
+    Ok(())
+}
