@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{BUF_LEN, Pair, ipv4_packet, pair};
+use common::{BUF_LEN, Pair, Side, ipv4_packet, pair};
 use culvert_proto::messages::{INITIATION_LEN, KEEPALIVE_LEN, MessageKind, classify};
 use culvert_proto::{Decapsulated, Device, Encapsulated, Error, PeerId};
 use rand_chacha::ChaCha8Rng;
@@ -14,12 +14,6 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Side {
-    A,
-    B,
-}
 
 struct InFlight {
     at: Instant,
@@ -71,17 +65,11 @@ struct Sim {
 
 impl Sim {
     fn device(&mut self, side: Side) -> (&mut Device, PeerId) {
-        match side {
-            Side::A => (&mut self.pair.a, self.pair.b_in_a),
-            Side::B => (&mut self.pair.b, self.pair.a_in_b),
-        }
+        self.pair.device(side)
     }
 
     fn addr(&self, side: Side) -> SocketAddr {
-        match side {
-            Side::A => self.pair.a_addr,
-            Side::B => self.pair.b_addr,
-        }
+        self.pair.addr(side)
     }
 
     fn percent(&mut self, p: u32) -> bool {
