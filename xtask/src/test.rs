@@ -2,6 +2,7 @@
 
 use crate::sys::{self, cargo, run};
 use anyhow::bail;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian packages the tests of each part of the tree need, installed only when that
@@ -53,6 +54,15 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         "warnings",
     ]))?;
     run(cargo().args(["test", "--workspace"]))?;
+    for fuzz in fuzz_crates(&root)? {
+        // Fuzz targets build only under `cargo fuzz`; type-checking them keeps them
+        // from rotting between fuzzing runs.
+        run(cargo()
+            .arg("check")
+            .arg("--quiet")
+            .arg("--manifest-path")
+            .arg(fuzz))?;
+    }
 
     let ui = root.join("ui");
     if ui.join("package.json").exists() {
@@ -60,4 +70,17 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         run(Command::new("npm").arg("test").current_dir(&ui))?;
     }
     Ok(())
+}
+
+/// `crates/*/fuzz/Cargo.toml`: the cargo-fuzz projects, each outside the workspace.
+fn fuzz_crates(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root.join("crates"))? {
+        let manifest = entry?.path().join("fuzz/Cargo.toml");
+        if manifest.exists() {
+            found.push(manifest);
+        }
+    }
+    found.sort();
+    Ok(found)
 }

@@ -509,7 +509,8 @@ impl Peer {
         if rekey {
             self.request_initiation(InitiationRequest::Fresh);
         }
-        if !packet.is_empty() {
+        // The jitter is drawn only when the timer is armed: not once per packet.
+        if !packet.is_empty() && self.timers.new_handshake.is_none() {
             let jitter = shared.jitter();
             self.timers.data_sent(now, jitter);
         }
