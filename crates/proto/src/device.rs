@@ -298,6 +298,11 @@ impl Device {
             .filter_map(|slot| slot.peer.as_ref().map(|p| (p.id, p.public_key)))
     }
 
+    /// The peer's configuration as it stands (the endpoint is the current one).
+    pub fn peer_config(&self, id: PeerId) -> Option<PeerConfig> {
+        self.peer(id).map(Peer::config)
+    }
+
     pub fn stats(&self, id: PeerId) -> Option<PeerStats> {
         self.peer(id).map(Peer::stats)
     }

@@ -143,6 +143,18 @@ impl Peer {
         peer
     }
 
+    pub(crate) fn config(&self) -> PeerConfig {
+        PeerConfig {
+            public_key: self.public_key,
+            preshared_key: self.psk.clone(),
+            endpoint: self.endpoint,
+            persistent_keepalive: self
+                .timers
+                .persistent_keepalive_interval
+                .map(|interval| u16::try_from(interval.as_secs()).unwrap_or(u16::MAX)),
+        }
+    }
+
     pub(crate) fn stats(&self) -> PeerStats {
         PeerStats {
             endpoint: self.endpoint,
