@@ -126,7 +126,7 @@ impl CookieChecker {
             return None;
         }
         let port = src.port().to_be_bytes();
-        let cookie = match src.ip() {
+        let cookie = match src.ip().to_canonical() {
             IpAddr::V4(ip) => mac(&self.secret[..], &[&ip.octets(), &port]),
             IpAddr::V6(ip) => mac(&self.secret[..], &[&ip.octets(), &port]),
         };

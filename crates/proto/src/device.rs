@@ -436,7 +436,7 @@ impl Device {
     /// The I/O shell's handshake queue: a backlog of an eighth of its capacity puts the
     /// device under load (wireguard-go's rule) for a second.
     pub fn report_handshake_backlog(&mut self, queued: usize, capacity: usize, now: Instant) {
-        if queued >= capacity / 8 {
+        if capacity > 0 && queued.saturating_mul(8) >= capacity {
             self.load.until = Some(now + UNDER_LOAD_HOLD);
         }
     }

@@ -38,6 +38,8 @@ pub enum Error {
     BufferTooSmall { need: usize, have: usize },
     #[error("packet of {len} bytes is larger than the largest datagram")]
     PacketTooLarge { len: usize },
+    #[error("an empty packet is not sent (keepalives are the core's business)")]
+    EmptyPacket,
     #[error("peer has no endpoint to send to")]
     NoEndpoint,
     #[error("no such peer")]

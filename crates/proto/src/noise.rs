@@ -97,12 +97,15 @@ impl SymmetricState {
     }
 
     /// Seals `buf` (plaintext followed by room for the tag) with the hash as AD.
-    fn encrypt_and_hash(&mut self, key: &CipherKey, buf: &mut [u8]) {
+    fn encrypt_and_hash(&mut self, key: &CipherKey, buf: &mut [u8]) -> Result<(), Error> {
+        check_room(buf)?;
         crypto::handshake_seal(&key.0, &self.hash, buf);
         self.mix_hash(buf);
+        Ok(())
     }
 
     fn decrypt_and_hash(&mut self, key: &CipherKey, buf: &mut [u8]) -> Result<(), Error> {
+        check_room(buf)?;
         let next_hash = hash(&[&self.hash, buf]);
         crypto::handshake_open(&key.0, &self.hash, buf)?;
         self.hash = next_hash;
@@ -117,6 +120,17 @@ impl SymmetricState {
             responder_to_initiator,
         }
     }
+}
+
+/// A sealed field is at least its tag.
+fn check_room(buf: &[u8]) -> Result<(), Error> {
+    if buf.len() < TAG_LEN {
+        return Err(Error::BufferTooSmall {
+            need: TAG_LEN,
+            have: buf.len(),
+        });
+    }
+    Ok(())
 }
 
 /// `-> e, es, s, ss` and the payload. `encrypted_static` receives the sealed static key;
@@ -135,9 +149,9 @@ pub fn write_initiation(
     state.mix_ephemeral(&ephemeral_public);
     let key = state.mix_key(ephemeral.diffie_hellman(remote_static)?.as_bytes());
     encrypted_static[..32].copy_from_slice(local_static.as_bytes());
-    state.encrypt_and_hash(&key, encrypted_static);
+    state.encrypt_and_hash(&key, encrypted_static)?;
     let key = state.mix_key(static_static);
-    state.encrypt_and_hash(&key, payload);
+    state.encrypt_and_hash(&key, payload)?;
     Ok(ephemeral_public)
 }
 
@@ -181,7 +195,7 @@ pub fn write_response(
     drop(state.mix_key(ephemeral.diffie_hellman(initiator_ephemeral)?.as_bytes()));
     drop(state.mix_key(ephemeral.diffie_hellman(initiator_static)?.as_bytes()));
     let key = state.mix_key_and_hash(psk.as_bytes());
-    state.encrypt_and_hash(&key, payload);
+    state.encrypt_and_hash(&key, payload)?;
     Ok(ephemeral_public)
 }
 

@@ -98,6 +98,8 @@ pub(crate) struct Peer {
     last_timestamp: Option<Tai64N>,
     last_initiation_received: Option<Instant>,
     last_initiation_sent: Option<Instant>,
+    /// Timestamps sent only ever increase, even if the wall clock steps back.
+    last_timestamp_sent: Option<Tai64N>,
     endpoint: Option<SocketAddr>,
     staged: Staged,
     initiation: InitiationRequest,
@@ -131,6 +133,7 @@ impl Peer {
             last_timestamp: None,
             last_initiation_received: None,
             last_initiation_sent: None,
+            last_timestamp_sent: None,
             endpoint: config.endpoint,
             staged: Staged::default(),
             initiation: InitiationRequest::None,
@@ -214,6 +217,9 @@ impl Peer {
 
     /// Drops all keys and handshake state, returning the indices to free.
     pub(crate) fn forget_sessions(&mut self) -> Vec<u32> {
+        // As wireguard-go's ZeroAndFlushAll: what waited for these keys is dropped too.
+        self.staged.clear();
+        self.want_keepalive = false;
         let mut freed: Vec<u32> = self.keypairs.clear().collect();
         freed.extend(self.handshake.take().map(|h| h.local_index));
         freed
@@ -228,6 +234,9 @@ impl Peer {
     ) -> Result<Encapsulated, Error> {
         if packet.len() > usize::from(u16::MAX) {
             return Err(Error::PacketTooLarge { len: packet.len() });
+        }
+        if packet.is_empty() {
+            return Err(Error::EmptyPacket);
         }
         if !self.can_send(now) {
             self.staged.push(packet);
@@ -256,7 +265,7 @@ impl Peer {
         if !self.can_send(now) {
             // wireguard-go's SendStagedPackets: no usable keys means a handshake.
             let waiting = self.want_keepalive || !self.staged.is_empty();
-            if waiting && self.handshake.is_none() {
+            if waiting && self.timers.retransmit_handshake.is_none() {
                 let sent = self.write_initiation(shared, InitiationRequest::Fresh, now, buf);
                 return sent.map(|len| (dst, len));
             }
@@ -360,6 +369,9 @@ impl Peer {
 
         self.last_timestamp = Some(timestamp);
         self.last_initiation_received = Some(now);
+        // A response counts as a handshake sent (wireguard-go's lastSentHandshake): our
+        // own initiation right after it would only supersede the session just made.
+        self.last_initiation_sent = Some(now);
         let keypair = Keypair::new(
             &state.split(),
             false,
@@ -579,7 +591,11 @@ impl Peer {
             mac1: [0; 16],
             mac2: [0; 16],
         };
-        initiation.encrypted_timestamp[..12].copy_from_slice(shared.wall.timestamp(now).as_bytes());
+        let mut timestamp = shared.wall.timestamp(now);
+        if let Some(last) = self.last_timestamp_sent.filter(|last| timestamp <= *last) {
+            timestamp = last.next();
+        }
+        initiation.encrypted_timestamp[..12].copy_from_slice(timestamp.as_bytes());
         let ephemeral_public = noise::write_initiation(
             &mut state,
             &ephemeral,
@@ -603,6 +619,7 @@ impl Peer {
             local_index: initiation.sender,
         });
         self.last_initiation_sent = Some(now);
+        self.last_timestamp_sent = Some(timestamp);
         let jitter = shared.jitter();
         self.timers.handshake_initiated(now, jitter);
         self.timers.any_authenticated_packet_sent();
@@ -627,6 +644,9 @@ fn ip_packet_len(plaintext: &[u8]) -> Option<usize> {
     };
     (header..=plaintext.len()).contains(&len).then_some(len)
 }
+
+/// Buffers kept for reuse: enough for a burst, without an idle peer holding megabytes.
+const MAX_SPARE_BUFFERS: usize = 16;
 
 /// Packets waiting for a session, in buffers that are reused rather than reallocated.
 #[derive(Default)]
@@ -657,11 +677,15 @@ impl Staged {
     }
 
     fn recycle(&mut self, buffer: Vec<u8>) {
-        self.spare.push(buffer);
+        if self.spare.len() < MAX_SPARE_BUFFERS {
+            self.spare.push(buffer);
+        }
     }
 
     fn clear(&mut self) {
-        self.spare.extend(self.queue.drain(..));
+        while let Some(buffer) = self.queue.pop_front() {
+            self.recycle(buffer);
+        }
     }
 }
 
@@ -696,6 +720,6 @@ mod tests {
         assert_eq!(staged.pop().unwrap(), vec![2]);
         staged.clear();
         assert!(staged.is_empty());
-        assert_eq!(staged.spare.len(), MAX_STAGED_PACKETS - 1);
+        assert_eq!(staged.spare.len(), MAX_SPARE_BUFFERS);
     }
 }

@@ -7,6 +7,9 @@ use crate::crypto::mac;
 use std::net::IpAddr;
 use std::time::Instant;
 
+/// A direct-mapped table: past this many active sources, colliding ones evict each other
+/// and come back with a full burst. That errs toward letting peers through, and only
+/// sources that proved their address with a cookie ever reach the limiter.
 const SLOTS: usize = 4096;
 const NANOS_PER_PACKET: u64 = 1_000_000_000 / RATE_LIMIT_PER_SECOND;
 const MAX_TOKENS: u64 = NANOS_PER_PACKET * RATE_LIMIT_BURST;
@@ -35,7 +38,8 @@ impl RateLimiter {
     /// Takes a token for `source`; false when its bucket is empty. IPv6 sources are
     /// limited per /64, as the kernel does, since a host usually owns a whole /64.
     pub(crate) fn allow(&mut self, source: IpAddr, now: Instant) -> bool {
-        let digest = match source {
+        // An IPv4 peer seen through a dual-stack socket is an IPv4 source, not one /64.
+        let digest = match source.to_canonical() {
             IpAddr::V4(ip) => mac(&self.key, &[&ip.octets()]),
             IpAddr::V6(ip) => mac(&self.key, &[&ip.octets()[..8]]),
         };
@@ -87,6 +91,23 @@ mod tests {
         let much_later = later + Duration::from_millis(50);
         assert!(limiter.allow(a, much_later));
         assert!(!limiter.allow(a, much_later));
+    }
+
+    #[test]
+    fn ipv4_mapped_sources_are_ipv4_sources() {
+        let mut limiter = RateLimiter::new([3; 16]);
+        let now = Instant::now();
+        let a: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        let b: IpAddr = "::ffff:192.0.2.2".parse().unwrap();
+        while limiter.allow(a, now) {}
+        assert!(
+            limiter.allow(b, now),
+            "another IPv4 host keeps its own budget"
+        );
+        assert!(
+            !limiter.allow("192.0.2.1".parse().unwrap(), now),
+            "the same host either way"
+        );
     }
 
     #[test]

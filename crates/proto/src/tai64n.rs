@@ -29,6 +29,20 @@ impl Tai64N {
     pub const fn as_bytes(&self) -> &[u8; TIMESTAMP_LEN] {
         &self.0
     }
+
+    /// The smallest timestamp after this one that whitening can produce.
+    pub fn next(&self) -> Self {
+        let secs = u64::from_be_bytes(self.0[..8].try_into().expect("8 bytes"));
+        let nanos = u32::from_be_bytes(self.0[8..].try_into().expect("4 bytes"));
+        let (secs, nanos) = match nanos + WHITENER_MASK + 1 {
+            n if n >= 1_000_000_000 => (secs + 1, 0),
+            n => (secs, n),
+        };
+        let mut bytes = [0u8; TIMESTAMP_LEN];
+        bytes[..8].copy_from_slice(&secs.to_be_bytes());
+        bytes[8..].copy_from_slice(&nanos.to_be_bytes());
+        Self(bytes)
+    }
 }
 
 /// Maps the monotonic `now` the core is given onto wall-clock time, for timestamps and
@@ -86,6 +100,15 @@ mod tests {
             Tai64N::from_unix(t + Duration::from_millis(5)),
             Tai64N::from_unix(t)
         );
+    }
+
+    #[test]
+    fn next_is_strictly_greater_and_carries_into_seconds() {
+        let stamp = Tai64N::from_unix(Duration::new(100, 0));
+        assert!(stamp.next() > stamp);
+        let late = Tai64N::from_unix(Duration::new(100, 999_999_999));
+        assert!(late.next() > late);
+        assert_eq!(late.next(), Tai64N::from_unix(Duration::new(101, 0)));
     }
 
     #[test]

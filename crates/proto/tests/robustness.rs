@@ -28,11 +28,12 @@ proptest! {
     fn damaged_real_messages_are_refused(which in 0usize..3, flip in any::<prop::sample::Index>(), cut in any::<bool>()) {
         let (mut p, now) = established_and_quiet(Instant::now(), 42);
         let data = p.seal(Side::A, &ipv4_packet(b"payload"), now);
+        p.a.set_persistent_keepalive(p.b_in_a, Some(25)).unwrap();
+        let keepalive = p.poll(Side::A, now).remove(0);
         p.a.set_preshared_key(p.b_in_a, culvert_proto::PresharedKey::from_bytes([9; 32])).unwrap();
         let mut buf = vec![0u8; BUF_LEN];
         let len = p.a.poll_transmit(now, &mut buf).unwrap().len;
         let initiation = buf[..len].to_vec();
-        let keepalive = p.seal(Side::A, &[], now);
         let mut datagram = [data, initiation, keepalive][which].clone();
         if cut {
             datagram.truncate(flip.index(datagram.len()));

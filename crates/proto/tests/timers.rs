@@ -278,3 +278,78 @@ fn endpoint_follows_authenticated_packets_only() {
     let stats = p.b.stats(p.a_in_b).unwrap();
     assert!(stats.rx_bytes > 0 && stats.tx_bytes > 0);
 }
+
+#[test]
+fn persistent_keepalive_keeps_retrying_after_a_handshake_gives_up() {
+    let t0 = Instant::now();
+    let mut p = pair(t0, 12);
+    p.a.set_persistent_keepalive(p.b_in_a, Some(25)).unwrap();
+    // B is unreachable: every initiation is lost.
+    let mut sent_at = Vec::new();
+    let mut now = t0;
+    while now < t0 + Duration::from_secs(240) {
+        p.a.handle_timeout(now);
+        for datagram in p.poll(Side::A, now) {
+            assert_eq!(datagram.len(), INITIATION_LEN);
+            sent_at.push(now - t0);
+        }
+        now = p.a.next_timeout().expect("the keepalive timer stays armed");
+    }
+    let give_up = REKEY_ATTEMPT_TIME + REKEY_TIMEOUT * 3;
+    assert!(
+        sent_at.iter().any(|at| *at > give_up),
+        "after giving up, the persistent keepalive starts a new attempt: {sent_at:?}"
+    );
+}
+
+#[test]
+fn a_responder_does_not_answer_with_an_initiation_of_its_own() {
+    let t0 = Instant::now();
+    let mut p = pair(t0, 13);
+    let mut out = vec![0u8; common::BUF_LEN];
+    // B has data waiting but no endpoint; A starts the handshake.
+    assert_eq!(
+        p.b.encapsulate(p.a_in_b, &ipv4_packet(b"from b"), &mut out, t0),
+        Ok(Encapsulated::Queued)
+    );
+    assert_eq!(
+        p.a.encapsulate(p.b_in_a, &ipv4_packet(b"from a"), &mut out, t0),
+        Ok(Encapsulated::Queued)
+    );
+    let mut initiation = p.poll(Side::A, t0).remove(0);
+    let src = p.a_addr;
+    let response = match p.b.decapsulate(src, &mut initiation, t0) {
+        Ok(culvert_proto::Decapsulated::Reply(reply)) => reply.to_vec(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        p.poll(Side::B, t0).is_empty(),
+        "B waits for A to confirm the new session"
+    );
+    p.deliver(Side::A, response, t0).unwrap();
+    let from_a = p.poll(Side::A, t0).remove(0);
+    assert_eq!(
+        p.deliver(Side::B, from_a, t0).unwrap(),
+        Some(ipv4_packet(b"from a"))
+    );
+    let from_b = p.poll(Side::B, t0).remove(0);
+    assert_eq!(
+        p.deliver(Side::A, from_b, t0).unwrap(),
+        Some(ipv4_packet(b"from b"))
+    );
+}
+
+#[test]
+fn handshakes_survive_the_wall_clock_stepping_back() {
+    let t0 = Instant::now();
+    let mut p = established(t0, 14);
+    let t1 = t0 + Duration::from_secs(121);
+    p.a.set_wall_clock(t1, common::UNIX_START - Duration::from_secs(3600));
+    let _ = p.seal(Side::A, &ipv4_packet(b"x"), t1);
+    p.settle(t1);
+    assert_eq!(
+        p.a.stats(p.b_in_a).unwrap().last_handshake,
+        Some(t1),
+        "B accepted the rekey"
+    );
+}

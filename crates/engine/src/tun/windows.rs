@@ -1,6 +1,7 @@
 //! Windows: a Wintun adapter (`wintun` crate, `wintun.dll` shipped beside the service).
 //! UNVERIFIED: written carefully but never compiled here; the `wintun` dependency is
-//! added to Cargo.toml for Windows targets when the Windows build is set up.
+//! a Windows-only dependency in Cargo.toml.
+#![allow(unsafe_code)]
 
 use super::Tun;
 use std::io;
@@ -14,7 +15,8 @@ struct WintunTun {
 }
 
 pub(super) fn create(name: &str) -> io::Result<Box<dyn Tun>> {
-    // SAFETY-relevant: loads wintun.dll from the service's directory, as WireGuard does.
+    // SAFETY: loads wintun.dll from the service's own directory, where the installer
+    // puts the signed DLL; nothing else is loaded.
     let wintun = unsafe { wintun::load() }.map_err(io::Error::other)?;
     let adapter =
         wintun::Adapter::create(&wintun, name, "Culvert", None).map_err(io::Error::other)?;
