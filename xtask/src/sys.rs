@@ -100,3 +100,23 @@ pub(crate) fn ensure_npm_packages(dir: &Path) -> anyhow::Result<()> {
         .arg("--no-fund")
         .current_dir(dir))
 }
+
+/// `cargo install`s `krate` at `version` unless its binary of that name is installed.
+pub(crate) fn ensure_cargo_tool(krate: &str, version: &str) -> anyhow::Result<()> {
+    let installed = Command::new(cargo().get_program())
+        .args(["install", "--list"])
+        .output()
+        .is_ok_and(|out| {
+            String::from_utf8_lossy(&out.stdout).contains(&format!("{krate} v{version}:"))
+        });
+    if installed {
+        return Ok(());
+    }
+    run(Command::new(cargo().get_program()).args([
+        "install",
+        "--locked",
+        "--version",
+        version,
+        krate,
+    ]))
+}

@@ -28,6 +28,9 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// boringtun-cli from crates.io, pinned so interop results are comparable run to run.
+const BORINGTUN_VERSION: &str = "0.7.1";
+
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     if let Some(arg) = args.first() {
         bail!("`cargo xtask test` takes no arguments (got `{arg}`)");
@@ -43,6 +46,10 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     packages.sort_unstable();
     packages.dedup();
     sys::ensure_apt_packages(&packages)?;
+    if root.join("crates/engine").exists() {
+        // The interop tests' other userspace implementation.
+        sys::ensure_cargo_tool("boringtun-cli", BORINGTUN_VERSION)?;
+    }
 
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([

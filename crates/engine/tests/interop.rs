@@ -1,0 +1,262 @@
+//! Culvert against wireguard-go (Debian) and boringtun (crates.io), in both roles, in
+//! network namespaces of its own. Needs root; CI runs it as root.
+
+mod lab;
+
+use lab::{Family, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, TUNNEL_V6, can_run, wait_for};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+const TRANSFER: usize = 50 << 20;
+
+/// Side 0 runs Culvert, side 1 runs `other`. The initiator is the side that knows the
+/// other's endpoint.
+fn interop(other: Kind, culvert_initiates: bool, underlay: Family, with_psk: bool) {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.start(0, Kind::Culvert);
+    lab.start(1, other);
+    let keys = Keys::generate(with_psk);
+    let (culvert, peer) = if culvert_initiates {
+        (
+            PeerSetup {
+                endpoint: Some(underlay),
+                ..Default::default()
+            },
+            PeerSetup::default(),
+        )
+    } else {
+        (
+            PeerSetup::default(),
+            PeerSetup {
+                endpoint: Some(underlay),
+                ..Default::default()
+            },
+        )
+    };
+    lab.configure(0, &keys, culvert);
+    lab.configure(1, &keys, peer);
+    let initiator = if culvert_initiates { 0 } else { 1 };
+    lab.ping(initiator, TUNNEL_V4[1 - initiator]);
+    lab.wait_for_handshake();
+    lab.ping(1 - initiator, TUNNEL_V4[initiator]);
+    lab.ping(0, TUNNEL_V6[1]);
+    lab.ping(1, TUNNEL_V6[0]);
+    lab.tcp_transfer(0, TUNNEL_V4[1], TRANSFER);
+    lab.tcp_transfer(1, TUNNEL_V4[0], TRANSFER);
+    lab.tcp_transfer(0, TUNNEL_V6[1], TRANSFER / 10);
+
+    // `wg show` on the Culvert interface reports the peer, its handshake and traffic.
+    let shown = lab.wg(0, &["show", &lab.iface[0]]);
+    for expected in [
+        keys.public[1].as_str(),
+        "latest handshake",
+        "transfer",
+        "allowed ips",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "wg show lacks {expected:?}:\n{shown}"
+        );
+    }
+    let (rx, tx) = lab.transfer(0);
+    assert!(
+        rx > TRANSFER as u64 && tx > TRANSFER as u64,
+        "rx {rx}, tx {tx}"
+    );
+}
+
+#[test]
+fn culvert_initiates_to_wireguard_go_over_ipv4_with_psk() {
+    interop(Kind::WireguardGo, true, Family::V4, true);
+}
+
+#[test]
+fn wireguard_go_initiates_to_culvert_over_ipv6() {
+    interop(Kind::WireguardGo, false, Family::V6, false);
+}
+
+#[test]
+fn culvert_initiates_to_boringtun_over_ipv6_with_psk() {
+    interop(Kind::Boringtun, true, Family::V6, true);
+}
+
+#[test]
+fn boringtun_initiates_to_culvert_over_ipv4() {
+    interop(Kind::Boringtun, false, Family::V4, false);
+}
+
+#[test]
+fn culvert_to_culvert() {
+    interop(Kind::Culvert, true, Family::V4, true);
+}
+
+/// The peer's underlay address changes mid-transfer; Culvert follows it.
+fn roaming(peer: Kind) {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.start(0, Kind::Culvert);
+    lab.start(1, peer);
+    let keys = Keys::generate(false);
+    // The peer knows Culvert's endpoint; Culvert learns the peer's from its packets.
+    lab.configure(0, &keys, PeerSetup::default());
+    lab.configure(
+        1,
+        &keys,
+        PeerSetup {
+            endpoint: Some(Family::V4),
+            ..Default::default()
+        },
+    );
+    lab.ping(1, TUNNEL_V4[0]);
+    let endpoint = |lab: &Lab| lab.wg(0, &["show", &lab.iface[0], "endpoints"]);
+    assert!(endpoint(&lab).contains("192.0.2.2:"), "{}", endpoint(&lab));
+
+    let roam = {
+        let ns = lab.ns[1].clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            // Deleting a primary address takes its secondaries along, so the old one
+            // goes first, as when a laptop changes networks.
+            lab::run(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "del",
+                "192.0.2.2/24",
+                "dev",
+                "uplink",
+            ]);
+            lab::run(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                "192.0.2.3/24",
+                "dev",
+                "uplink",
+            ]);
+        })
+    };
+    lab.tcp_transfer(1, TUNNEL_V4[0], TRANSFER);
+    roam.join().unwrap();
+    lab.tcp_transfer(0, TUNNEL_V4[1], TRANSFER / 10);
+    assert!(
+        endpoint(&lab).contains("192.0.2.3:"),
+        "Culvert follows the peer: {}",
+        endpoint(&lab)
+    );
+}
+
+#[test]
+fn culvert_follows_a_roaming_culvert_peer() {
+    roaming(Kind::Culvert);
+}
+
+/// wireguard-go keeps sending from the address it lost until its 15-second
+/// new-handshake timer clears it, so this one takes about half a minute. (boringtun
+/// keeps its old source address for good, so it is not tested roaming.)
+#[test]
+fn culvert_follows_a_roaming_wireguard_go_peer() {
+    roaming(Kind::WireguardGo);
+}
+
+#[test]
+fn persistent_keepalive_is_on_the_wire() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.start(0, Kind::Culvert);
+    lab.start(1, Kind::WireguardGo);
+    let keys = Keys::generate(false);
+    lab.configure(
+        0,
+        &keys,
+        PeerSetup {
+            endpoint: Some(Family::V4),
+            keepalive: Some(1),
+        },
+    );
+    lab.configure(1, &keys, PeerSetup::default());
+    // No traffic at all: the keepalive alone brings the tunnel up and keeps arriving.
+    lab.wait_for_handshake();
+    let (rx_before, _) = lab.transfer(1);
+    wait_for(
+        "three more keepalives at the peer",
+        Duration::from_secs(15),
+        || lab.transfer(1).0 >= rx_before + 3 * 32,
+    );
+    let shown = lab.wg(0, &["show", &lab.iface[0]]);
+    assert!(
+        shown.contains("persistent keepalive: every 1 second"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_peer_with_the_wrong_key_never_completes_a_handshake() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.start(0, Kind::Culvert);
+    lab.start(1, Kind::WireguardGo);
+    let mut keys = Keys::generate(false);
+    // Culvert expects a key the peer does not have.
+    let wrong = Keys::generate(false);
+    keys.public[1] = wrong.public[1].clone();
+    lab.configure(
+        0,
+        &keys,
+        PeerSetup {
+            endpoint: Some(Family::V4),
+            keepalive: Some(1),
+        },
+    );
+    lab.configure(1, &keys, PeerSetup::default());
+    let out = lab.try_exec(0, &["ping", "-c", "2", "-W", "1", TUNNEL_V4[1]]);
+    assert!(!out.status.success(), "no traffic without a handshake");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(lab.latest_handshake(0), 0);
+    assert_eq!(lab.latest_handshake(1), 0);
+}
+
+#[test]
+fn malformed_uapi_requests_are_refused_and_the_interface_lives_on() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.start(0, Kind::Culvert);
+    let socket = lab::socket_path(&lab.iface[0]);
+    let ask = |request: &[u8]| -> String {
+        let mut stream = UnixStream::connect(&socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        reply
+    };
+    assert_eq!(ask(b"set=1\nprivate_key=nothex\n\n"), "errno=-22\n\n");
+    assert_eq!(ask(b"set=1\nlisten_port=99999\n\n"), "errno=-22\n\n");
+    assert_eq!(ask(b"\x00\xff garbage\n"), "");
+    assert_eq!(ask(&[b'a'; 100_000]), "");
+    let reply = ask(b"get=1\n\n");
+    assert!(reply.ends_with("errno=0\n\n"), "{reply}");
+    // `wg` itself still works against it.
+    let keys = Keys::generate(false);
+    lab.configure(0, &keys, PeerSetup::default());
+    let shown = lab.wg(0, &["show", &lab.iface[0]]);
+    assert!(shown.contains(&keys.public[1]), "{shown}");
+}
