@@ -3,6 +3,7 @@
 //! Each command is one small module with a `main(args)`; adding one (bench, dist, fuzz)
 //! means adding a module and a row to [`COMMANDS`].
 
+mod bench;
 mod sys;
 mod test;
 
@@ -14,11 +15,18 @@ struct Command {
     main: fn(&[String]) -> anyhow::Result<()>,
 }
 
-const COMMANDS: &[Command] = &[Command {
-    name: "test",
-    about: "install what the tests need, then fmt, clippy, every Rust test and the front end's",
-    main: test::main,
-}];
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "test",
+        about: "install what the tests need, then fmt, clippy, every Rust test and the front end's",
+        main: test::main,
+    },
+    Command {
+        name: "bench",
+        about: "throughput, latency and memory of Culvert, wireguard-go and boringtun tunnels",
+        main: bench::main,
+    },
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -5,6 +5,15 @@ use anyhow::bail;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// What the interop tests and the benchmark run against.
+pub(crate) const ENGINE_PACKAGES: &[&str] = &[
+    "iproute2",
+    "iputils-ping",
+    "wireguard-tools",
+    "wireguard-go",
+    "iperf3",
+];
+
 /// Debian packages the tests of each part of the tree need, installed only when that
 /// part exists in this checkout.
 const TEST_PACKAGES: &[(&str, &[&str])] = &[
@@ -29,7 +38,7 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
 ];
 
 /// boringtun-cli from crates.io, pinned so interop results are comparable run to run.
-const BORINGTUN_VERSION: &str = "0.7.1";
+pub(crate) const BORINGTUN_VERSION: &str = "0.7.1";
 
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     if let Some(arg) = args.first() {

@@ -1,14 +1,17 @@
 //! Culvert against wireguard-go (Debian) and boringtun (crates.io), in both roles, in
 //! network namespaces of its own. Needs root; CI runs it as root.
 
-mod lab;
-
-use lab::{Family, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, TUNNEL_V6, can_run, wait_for};
+use culvert_netlab as lab;
+use lab::{Family, Keys, Kind, PeerSetup, TUNNEL_V4, TUNNEL_V6, can_run, wait_for};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 const TRANSFER: usize = 50 << 20;
+
+fn new_lab() -> lab::Lab {
+    lab::Lab::new(env!("CARGO_BIN_EXE_culvert-engine"))
+}
 
 /// Side 0 runs Culvert, side 1 runs `other`. The initiator is the side that knows the
 /// other's endpoint.
@@ -16,7 +19,7 @@ fn interop(other: Kind, culvert_initiates: bool, underlay: Family, with_psk: boo
     if !can_run() {
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = new_lab();
     lab.start(0, Kind::Culvert);
     lab.start(1, other);
     let keys = Keys::generate(with_psk);
@@ -99,7 +102,7 @@ fn roaming(peer: Kind) {
     if !can_run() {
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = new_lab();
     lab.start(0, Kind::Culvert);
     lab.start(1, peer);
     let keys = Keys::generate(false);
@@ -114,7 +117,7 @@ fn roaming(peer: Kind) {
         },
     );
     lab.ping(1, TUNNEL_V4[0]);
-    let endpoint = |lab: &Lab| lab.wg(0, &["show", &lab.iface[0], "endpoints"]);
+    let endpoint = |lab: &lab::Lab| lab.wg(0, &["show", &lab.iface[0], "endpoints"]);
     assert!(endpoint(&lab).contains("192.0.2.2:"), "{}", endpoint(&lab));
 
     let roam = {
@@ -173,7 +176,7 @@ fn persistent_keepalive_is_on_the_wire() {
     if !can_run() {
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = new_lab();
     lab.start(0, Kind::Culvert);
     lab.start(1, Kind::WireguardGo);
     let keys = Keys::generate(false);
@@ -206,7 +209,7 @@ fn a_peer_with_the_wrong_key_never_completes_a_handshake() {
     if !can_run() {
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = new_lab();
     lab.start(0, Kind::Culvert);
     lab.start(1, Kind::WireguardGo);
     let mut keys = Keys::generate(false);
@@ -234,7 +237,7 @@ fn malformed_uapi_requests_are_refused_and_the_interface_lives_on() {
     if !can_run() {
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = new_lab();
     lab.start(0, Kind::Culvert);
     let socket = lab::socket_path(&lab.iface[0]);
     let ask = |request: &[u8]| -> String {

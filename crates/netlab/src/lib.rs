@@ -1,7 +1,8 @@
-//! A two-host lab in network namespaces, for the interop tests: each lab makes its own
-//! uniquely named namespaces joined by a veth pair, runs WireGuard daemons in them, and
-//! removes everything when dropped, whatever the outcome.
-#![allow(dead_code, unreachable_pub, unsafe_code)]
+//! culvert-netlab: a two-host lab in network namespaces, for the engine's interop tests
+//! and `cargo xtask bench`. Each lab makes its own uniquely named namespaces joined by a
+//! veth pair, runs WireGuard daemons in them, and removes everything when dropped,
+//! whatever the outcome. Linux only; needs root.
+#![allow(unsafe_code)]
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -30,8 +31,18 @@ pub struct Lab {
     pub id: String,
     pub ns: [String; 2],
     pub iface: [String; 2],
+    culvert: PathBuf,
     children: Vec<Child>,
+    daemons: [Option<u32>; 2],
     dir: PathBuf,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("ns", &self.ns)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether this process may build namespaces; prints why not when it may not.
@@ -58,7 +69,8 @@ pub fn wait_for(what: &str, deadline: Duration, mut check: impl FnMut() -> bool)
 }
 
 impl Lab {
-    pub fn new() -> Self {
+    /// A lab whose Culvert daemons are `culvert_engine` (the culvert-engine binary).
+    pub fn new(culvert_engine: impl Into<PathBuf>) -> Self {
         let n = NEXT_LAB.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{}", std::process::id() % 100_000, n);
         let ns = [format!("culvert-{id}-a"), format!("culvert-{id}-b")];
@@ -70,7 +82,9 @@ impl Lab {
             id,
             ns,
             iface,
+            culvert: culvert_engine.into(),
             children: Vec::new(),
+            daemons: [None; 2],
             dir,
         };
         std::fs::create_dir_all(&lab.dir).unwrap();
@@ -138,7 +152,7 @@ impl Lab {
     pub fn start(&mut self, side: usize, kind: Kind) {
         let iface = self.iface[side].clone();
         let program: Vec<String> = match kind {
-            Kind::Culvert => vec![env!("CARGO_BIN_EXE_culvert-engine").into(), iface.clone()],
+            Kind::Culvert => vec![self.culvert.to_string_lossy().into_owned(), iface.clone()],
             Kind::WireguardGo => vec!["wireguard-go".into(), "-f".into(), iface.clone()],
             Kind::Boringtun => vec![
                 boringtun(),
@@ -157,6 +171,8 @@ impl Lab {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}"));
+        // `ip netns exec` execs the program, so this is the daemon's own pid.
+        self.daemons[side] = Some(child.id());
         self.children.push(child);
         let socket = socket_path(&iface);
         wait_for(
@@ -164,6 +180,30 @@ impl Lab {
             Duration::from_secs(20),
             || socket.exists(),
         );
+    }
+
+    /// The peak resident memory of `side`'s daemon so far, in bytes (VmHWM).
+    pub fn daemon_peak_rss(&self, side: usize) -> Option<u64> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.daemons[side]?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// Starts `program` in `side`'s namespace; it is killed when the lab is dropped.
+    pub fn spawn(&mut self, side: usize, program: &[&str]) -> u32 {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns[side]])
+            .args(program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}"));
+        let pid = child.id();
+        self.children.push(child);
+        pid
     }
 
     /// Gives `side` a key, a port, its tunnel addresses and the other side as its peer.
@@ -396,6 +436,8 @@ pub struct PeerSetup {
     pub keepalive: Option<u16>,
 }
 
+/// Lab keys, generated fresh by `wg` for every lab (never logged: no Debug).
+#[allow(missing_debug_implementations)]
 pub struct Keys {
     pub private: [String; 2],
     pub public: [String; 2],
