@@ -263,3 +263,97 @@ fn malformed_uapi_requests_are_refused_and_the_interface_lives_on() {
     let shown = lab.wg(0, &["show", &lab.iface[0]]);
     assert!(shown.contains(&keys.public[1]), "{shown}");
 }
+
+#[test]
+fn live_changes_leave_the_running_session_alone() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = new_lab();
+    lab.start(0, Kind::Culvert);
+    lab.start(1, Kind::WireguardGo);
+    let keys = Keys::generate(true);
+    lab.configure(
+        0,
+        &keys,
+        PeerSetup {
+            endpoint: Some(Family::V4),
+            ..Default::default()
+        },
+    );
+    lab.configure(1, &keys, PeerSetup::default());
+    lab.ping(0, TUNNEL_V4[1]);
+    lab.wait_for_handshake();
+    let handshake = lab.latest_handshake(0);
+    let iface = lab.iface[0].clone();
+    let other = Keys::generate(false).public[0].clone();
+    // Add a peer, give it routes, move one of them, remove it; change fwmark and our
+    // peer's routes: the live session never restarts.
+    lab.wg(
+        0,
+        &[
+            "set",
+            &iface,
+            "peer",
+            &other,
+            "allowed-ips",
+            "10.99.0.0/24,10.98.0.0/24",
+        ],
+    );
+    lab.wg(
+        0,
+        &[
+            "set",
+            &iface,
+            "peer",
+            &keys.public[1],
+            "allowed-ips",
+            &format!("{}/32,10.98.0.0/24", TUNNEL_V4[1]),
+        ],
+    );
+    let routes = lab.wg(0, &["show", &iface, "allowed-ips"]);
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.starts_with(&keys.public[1]) && l.contains("10.98.0.0/24")),
+        "{routes}"
+    );
+    lab.wg(
+        0,
+        &["set", &iface, "fwmark", "0x1234", "peer", &other, "remove"],
+    );
+    assert_eq!(lab.wg(0, &["show", &iface, "fwmark"]).trim(), "0x1234");
+    assert_eq!(lab.wg(0, &["show", &iface, "peers"]).trim(), keys.public[1]);
+    lab.ping(0, TUNNEL_V4[1]);
+    lab.tcp_transfer(0, TUNNEL_V4[1], TRANSFER / 10);
+    assert_eq!(
+        lab.latest_handshake(0),
+        handshake,
+        "no new handshake was needed"
+    );
+}
+
+#[test]
+fn stopping_the_daemon_removes_the_interface_and_its_socket() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = new_lab();
+    lab.start(0, Kind::Culvert);
+    let iface = lab.iface[0].clone();
+    assert!(
+        lab.try_exec(0, &["ip", "link", "show", &iface])
+            .status
+            .success()
+    );
+    lab.stop(0);
+    let socket = lab::socket_path(&iface);
+    wait_for("the socket to go", Duration::from_secs(10), || {
+        !socket.exists()
+    });
+    wait_for("the interface to go", Duration::from_secs(10), || {
+        !lab.try_exec(0, &["ip", "link", "show", &iface])
+            .status
+            .success()
+    });
+}

@@ -182,6 +182,20 @@ impl Lab {
         );
     }
 
+    /// Sends SIGTERM to `side`'s daemon and waits for it to exit (ten seconds at most).
+    pub fn stop(&mut self, side: usize) {
+        let Some(pid) = self.daemons[side].take() else {
+            return;
+        };
+        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        if let Some(child) = self.children.iter_mut().find(|c| c.id() == pid) {
+            wait_for("the daemon to exit", Duration::from_secs(10), || {
+                child.try_wait().ok().flatten().is_some()
+            });
+        }
+    }
+
     /// The peak resident memory of `side`'s daemon so far, in bytes (VmHWM).
     pub fn daemon_peak_rss(&self, side: usize) -> Option<u64> {
         let status =
