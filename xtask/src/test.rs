@@ -22,7 +22,16 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
         "crates/engine",
         &["iproute2", "wireguard-tools", "wireguard-go", "iperf3"],
     ),
-    ("crates/netconf", &["iproute2", "nftables"]),
+    (
+        "crates/netconf",
+        &[
+            "iproute2",
+            "iputils-ping",
+            "nftables",
+            "wireguard-tools",
+            "wireguard-go",
+        ],
+    ),
     (
         "src-tauri/Cargo.toml",
         &[

@@ -19,6 +19,8 @@ pub const UNDERLAY_V6: [&str; 2] = ["2001:db8:c0::1", "2001:db8:c0::2"];
 /// Tunnel addresses.
 pub const TUNNEL_V4: [&str; 2] = ["10.200.0.1", "10.200.0.2"];
 pub const TUNNEL_V6: [&str; 2] = ["fd00:200::1", "fd00:200::2"];
+/// The host [`Lab::add_internet_host`] adds.
+pub const INTERNET_HOST: &str = "198.51.100.2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -29,7 +31,8 @@ pub enum Kind {
 
 pub struct Lab {
     pub id: String,
-    pub ns: [String; 2],
+    /// Host 0 and host 1, and host 2 once [`Lab::add_internet_host`] made it.
+    pub ns: Vec<String>,
     pub iface: [String; 2],
     culvert: PathBuf,
     children: Vec<Child>,
@@ -73,7 +76,7 @@ impl Lab {
     pub fn new(culvert_engine: impl Into<PathBuf>) -> Self {
         let n = NEXT_LAB.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{}", std::process::id() % 100_000, n);
-        let ns = [format!("culvert-{id}-a"), format!("culvert-{id}-b")];
+        let ns = vec![format!("culvert-{id}-a"), format!("culvert-{id}-b")];
         // Interface names share one UAPI socket directory across namespaces, so they
         // are unique per lab (and at most 15 bytes).
         let iface = [format!("cva{id}"), format!("cvb{id}")];
@@ -121,6 +124,70 @@ impl Lab {
             lab.ip(side, &["link", "set", "uplink", "up"]);
         }
         lab
+    }
+
+    /// Host 2, "the internet" behind host 1, which forwards and masquerades for host 0
+    /// (both its underlay and its tunnel traffic); host 0's default route is host 1.
+    /// Returns host 2's address.
+    pub fn add_internet_host(&mut self) -> &'static str {
+        let ns = format!("culvert-{}-c", self.id);
+        run(&["ip", "netns", "add", &ns]);
+        self.ns.push(ns);
+        run(&[
+            "ip",
+            "link",
+            "add",
+            "inet",
+            "netns",
+            &self.ns[1],
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "inet",
+            "netns",
+            &self.ns[2],
+        ]);
+        self.ip(1, &["addr", "add", "198.51.100.1/24", "dev", "inet"]);
+        self.ip(
+            2,
+            &["addr", "add", &format!("{INTERNET_HOST}/24"), "dev", "inet"],
+        );
+        for side in [1, 2] {
+            self.ip(side, &["link", "set", "inet", "up"]);
+        }
+        self.ip(2, &["link", "set", "lo", "up"]);
+        self.ip(2, &["route", "add", "default", "via", "198.51.100.1"]);
+        self.ip(0, &["route", "add", "default", "via", UNDERLAY_V4[1]]);
+        self.exec(1, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        self.nft(
+            1,
+            "table ip culvert_lab_nat {
+ chain post {
+  type nat hook postrouting priority srcnat;
+  oifname \"inet\" masquerade
+ }
+}
+",
+        );
+        INTERNET_HOST
+    }
+
+    /// Loads an nft script in `side`'s namespace.
+    pub fn nft(&self, side: usize, script: &str) {
+        use std::io::Write;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns[side], "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("nft runs (cargo xtask test installs nftables)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "nft refused:\n{script}");
     }
 
     pub fn ip(&self, side: usize, args: &[&str]) -> Output {

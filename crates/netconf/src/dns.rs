@@ -1,0 +1,147 @@
+//! DNS through `/etc/resolv.conf`: the original (a file or a symlink) is kept beside the
+//! journal and put back exactly. (systemd-resolved over D-Bus and resolvconf come next;
+//! rewriting the file works under both, with resolved's stub replaced while the tunnel
+//! is up.)
+
+use crate::Error;
+use crate::journal::{Undo, write_atomically};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// The resolver configuration a tunnel asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dns {
+    pub servers: Vec<IpAddr>,
+    pub search: Vec<String>,
+}
+
+pub(crate) fn render(interface: &str, dns: &Dns) -> String {
+    let mut text = format!(
+        "# Written by Culvert for {interface}; the original comes back when it goes down.\n"
+    );
+    for server in &dns.servers {
+        text.push_str(&format!("nameserver {server}\n"));
+    }
+    if !dns.search.is_empty() {
+        text.push_str(&format!("search {}\n", dns.search.join(" ")));
+    }
+    text
+}
+
+/// Saves the original of `resolv_conf` to `backup_dir` and returns the undo for it; the
+/// caller journals it before calling [`install`].
+pub(crate) fn backup(
+    resolv_conf: &Path,
+    backup_dir: &Path,
+    interface: &str,
+) -> Result<Undo, Error> {
+    let backup = backup_dir.join(format!("{interface}.resolv.conf"));
+    let symlink_target = std::fs::read_link(resolv_conf).ok();
+    let original = std::fs::read(resolv_conf).unwrap_or_default();
+    write_atomically(&backup, &original)?;
+    Ok(Undo::RestoreFile {
+        path: resolv_conf.to_owned(),
+        backup,
+        symlink_target,
+    })
+}
+
+pub(crate) fn install(resolv_conf: &Path, interface: &str, dns: &Dns) -> Result<(), Error> {
+    // A symlink is replaced by a file (not written through), so its target is untouched.
+    if std::fs::symlink_metadata(resolv_conf).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::remove_file(resolv_conf)
+            .map_err(Error::io("replacing the resolv.conf symlink"))?;
+    }
+    write_atomically(resolv_conf, render(interface, dns).as_bytes())
+}
+
+pub(crate) fn restore(
+    path: &Path,
+    backup: &Path,
+    symlink_target: Option<&PathBuf>,
+) -> Result<(), Error> {
+    match symlink_target {
+        Some(target) => {
+            let _ = std::fs::remove_file(path);
+            std::os::unix::fs::symlink(target, path)
+                .map_err(Error::io("restoring the resolv.conf symlink"))?;
+        }
+        None => match std::fs::read(backup) {
+            Ok(original) => write_atomically(path, &original)?,
+            // Restored already: idempotent.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: "reading the resolv.conf backup".into(),
+                    source: e,
+                });
+            }
+        },
+    }
+    let _ = std::fs::remove_file(backup);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_and_a_symlink_come_back_exactly() {
+        let dir = std::env::temp_dir().join(format!("culvert-dns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dns = Dns {
+            servers: vec!["10.0.0.53".parse().unwrap()],
+            search: vec!["corp.example".into()],
+        };
+
+        let file = dir.join("resolv.conf");
+        std::fs::write(&file, "nameserver 192.0.2.53\noptions edns0\n").unwrap();
+        let Undo::RestoreFile {
+            backup,
+            symlink_target,
+            ..
+        } = super::backup(&file, &dir, "wg0").unwrap()
+        else {
+            panic!()
+        };
+        install(&file, "wg0", &dns).unwrap();
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert!(written.contains("nameserver 10.0.0.53\nsearch corp.example\n"));
+        restore(&file, &backup, symlink_target.as_ref()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "nameserver 192.0.2.53\noptions edns0\n"
+        );
+        restore(&file, &backup, symlink_target.as_ref()).unwrap();
+
+        let target = dir.join("stub-resolv.conf");
+        std::fs::write(&target, "nameserver 127.0.0.53\n").unwrap();
+        let link = dir.join("linked.conf");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let Undo::RestoreFile {
+            backup,
+            symlink_target,
+            ..
+        } = super::backup(&link, &dir, "wg1").unwrap()
+        else {
+            panic!()
+        };
+        install(&link, "wg1", &dns).unwrap();
+        assert!(
+            !std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "nameserver 127.0.0.53\n",
+            "the target is untouched"
+        );
+        restore(&link, &backup, symlink_target.as_ref()).unwrap();
+        assert_eq!(std::fs::read_link(&link).unwrap(), target);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,240 @@
+//! The undo journal: every change is recorded on disk before it is made, so that after a
+//! crash the next start can undo whatever was applied. Every undo is idempotent, and a
+//! line cut short by the crash is ignored (its change never happened).
+
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// One way to take back one change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "undo", rename_all = "snake_case")]
+pub enum Undo {
+    /// Routes and addresses on the tunnel go with its interface; these undo them while it
+    /// still exists (a mode switch) and are harmless afterwards.
+    DeleteRoute {
+        interface: String,
+        destination: ipnet::IpNet,
+        table: u32,
+    },
+    DeleteRules {
+        v6: bool,
+        priority: u32,
+    },
+    DeleteFirewallTable {
+        name: String,
+    },
+    RestoreFile {
+        path: PathBuf,
+        backup: PathBuf,
+        symlink_target: Option<PathBuf>,
+    },
+    RestoreSysctl {
+        path: PathBuf,
+        value: String,
+    },
+    /// A marker that names what the journal was for, for the log.
+    Tunnel {
+        interface: String,
+        dns: Vec<IpAddr>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    entries: Vec<Undo>,
+}
+
+impl Journal {
+    pub fn path_for(directory: &Path, interface: &str) -> PathBuf {
+        directory.join(format!("{interface}.journal"))
+    }
+
+    /// Starts a journal; one left by an earlier run must be recovered first.
+    pub fn create(directory: &Path, interface: &str) -> Result<Self, Error> {
+        std::fs::create_dir_all(directory).map_err(Error::io("journal directory"))?;
+        let path = Self::path_for(directory, interface);
+        if path.exists() {
+            return Err(Error::NeedsRecovery(path));
+        }
+        let journal = Self {
+            path,
+            entries: Vec::new(),
+        };
+        journal.rewrite()?;
+        Ok(journal)
+    }
+
+    /// Reads a journal a crashed run left. None if there is none.
+    pub fn open(path: &Path) -> Result<Option<Self>, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: "reading the journal".into(),
+                    source: e,
+                });
+            }
+        };
+        let entries = text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        Ok(Some(Self {
+            path: path.to_owned(),
+            entries,
+        }))
+    }
+
+    pub fn entries(&self) -> &[Undo] {
+        &self.entries
+    }
+
+    /// Appends `undo` and forces it to disk; only then may its change be made.
+    pub fn record(&mut self, undo: Undo) -> Result<(), Error> {
+        let mut line = serde_json::to_string(&undo).expect("journal entries serialise");
+        line.push('\n');
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(Error::io("journal"))?;
+        file.write_all(line.as_bytes())
+            .map_err(Error::io("journal"))?;
+        file.sync_data().map_err(Error::io("journal"))?;
+        self.entries.push(undo);
+        Ok(())
+    }
+
+    /// Drops entries whose changes were already taken back (a mode switch), rewriting
+    /// the file atomically so it does not grow with every switch.
+    pub fn forget(&mut self, done: impl Fn(&Undo) -> bool) -> Result<(), Error> {
+        self.entries.retain(|entry| !done(entry));
+        self.rewrite()
+    }
+
+    /// Undoes everything, newest first, then removes the journal. An undo that fails is
+    /// reported after the others have been tried.
+    pub fn undo_all(
+        mut self,
+        apply: &mut dyn FnMut(&Undo) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut first_error = None;
+        while let Some(undo) = self.entries.pop() {
+            if let Err(error) = apply(&undo) {
+                tracing::warn!(?undo, %error, "undo failed");
+                first_error.get_or_insert(error);
+                // Keep it, so a later recovery tries again.
+                self.entries.insert(0, undo);
+                break;
+            }
+        }
+        if let Some(error) = first_error {
+            self.rewrite()?;
+            return Err(error);
+        }
+        std::fs::remove_file(&self.path).map_err(Error::io("removing the journal"))
+    }
+
+    fn rewrite(&self) -> Result<(), Error> {
+        let mut text = String::new();
+        for entry in &self.entries {
+            text.push_str(&serde_json::to_string(entry).expect("journal entries serialise"));
+            text.push('\n');
+        }
+        write_atomically(&self.path, text.as_bytes())
+    }
+}
+
+/// Temp file, fsync, rename, fsync the directory: the file is either old or new.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let temp = directory.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("culvert")
+    ));
+    let mut file = std::fs::File::create(&temp).map_err(Error::io("temporary file"))?;
+    file.write_all(contents)
+        .map_err(Error::io("temporary file"))?;
+    file.sync_all().map_err(Error::io("temporary file"))?;
+    std::fs::rename(&temp, path).map_err(Error::io("replacing a file"))?;
+    if let Ok(dir) = std::fs::File::open(directory) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("culvert-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn recorded_undos_survive_and_run_newest_first_once() {
+        let dir = temp_dir("order");
+        let mut journal = Journal::create(&dir, "wg9").unwrap();
+        assert!(matches!(
+            Journal::create(&dir, "wg9"),
+            Err(Error::NeedsRecovery(_))
+        ));
+        journal
+            .record(Undo::DeleteRules {
+                v6: false,
+                priority: 1,
+            })
+            .unwrap();
+        journal
+            .record(Undo::DeleteFirewallTable { name: "t".into() })
+            .unwrap();
+        drop(journal);
+        // A crash cut the last line short.
+        let path = Journal::path_for(&dir, "wg9");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"undo\":\"dele")
+            .unwrap();
+        let reopened = Journal::open(&path).unwrap().unwrap();
+        assert_eq!(reopened.entries().len(), 2);
+        let mut seen = Vec::new();
+        reopened
+            .undo_all(&mut |u| {
+                seen.push(u.clone());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen[0], Undo::DeleteFirewallTable { name: "t".into() });
+        assert!(!path.exists());
+        assert!(Journal::open(&path).unwrap().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_undo_is_kept_for_the_next_recovery() {
+        let dir = temp_dir("fail");
+        let mut journal = Journal::create(&dir, "wg8").unwrap();
+        journal
+            .record(Undo::DeleteRules {
+                v6: true,
+                priority: 7,
+            })
+            .unwrap();
+        let result = journal.undo_all(&mut |_| Err(Error::NoSuchInterface("x".into())));
+        assert!(result.is_err());
+        let path = Journal::path_for(&dir, "wg8");
+        assert_eq!(Journal::open(&path).unwrap().unwrap().entries().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

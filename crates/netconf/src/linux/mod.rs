@@ -1,0 +1,294 @@
+//! Linux: rtnetlink for addresses, routes and rules (wg-quick's fwmark + policy table +
+//! `suppress_prefixlength 0` for full tunnel), nftables for the kill switch, the
+//! resolv.conf file for DNS.
+
+mod netlink;
+
+use crate::journal::{Journal, Undo};
+use crate::{Error, Paths, Routing, TunnelNetwork, dns, killswitch};
+use ipnet::IpNet;
+use netlink::{Netlink, RuleKind};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const RT_TABLE_MAIN: u32 = 254;
+/// Our two policy rules, just before the main table's (32766): main without its default
+/// route first, so the local network stays reachable, then everything unmarked to ours.
+const PRIORITY_MAIN_WITHOUT_DEFAULT: u32 = 32760;
+const PRIORITY_TO_TUNNEL_TABLE: u32 = 32761;
+const SRC_VALID_MARK: &str = "/proc/sys/net/ipv4/conf/all/src_valid_mark";
+/// wg-quick's overhead allowance: the largest IPv6 + UDP + WireGuard header.
+const TUNNEL_OVERHEAD: u32 = 80;
+
+pub(crate) struct Applied {
+    netlink: Netlink,
+    journal: Journal,
+    network: TunnelNetwork,
+    paths: Paths,
+}
+
+impl Applied {
+    pub(crate) fn apply(paths: &Paths, network: &TunnelNetwork) -> Result<Self, Error> {
+        let mut journal = Journal::create(&paths.journal_dir, &network.interface)?;
+        journal.record(Undo::Tunnel {
+            interface: network.interface.clone(),
+            dns: network
+                .dns
+                .as_ref()
+                .map(|d| d.servers.clone())
+                .unwrap_or_default(),
+        })?;
+        let netlink = Netlink::new()?;
+        let mut applied = Self {
+            netlink,
+            journal,
+            network: network.clone(),
+            paths: paths.clone(),
+        };
+        if let Err(error) = applied.apply_all() {
+            // Leave nothing half-done behind.
+            let _ = applied.revert();
+            return Err(error);
+        }
+        Ok(applied)
+    }
+
+    fn apply_all(&mut self) -> Result<(), Error> {
+        let index = self.netlink.link_index(&self.network.interface)?;
+        let mtu = match self.network.mtu {
+            Some(mtu) => mtu,
+            None => self
+                .netlink
+                .default_route_mtu()
+                .map_or(1420, |m| m.saturating_sub(TUNNEL_OVERHEAD).max(1280)),
+        };
+        // Addresses and MTU go away with the interface: nothing to journal.
+        self.netlink.set_mtu_and_up(index, mtu)?;
+        for address in &self.network.addresses {
+            self.netlink.add_address(index, *address)?;
+        }
+        self.apply_routing(index)?;
+        if self.network.kill_switch {
+            self.apply_kill_switch()?;
+        }
+        if let Some(dns) = self.network.dns.clone().filter(|d| !d.servers.is_empty()) {
+            let undo = dns::backup(
+                &self.paths.resolv_conf,
+                &self.paths.journal_dir,
+                &self.network.interface,
+            )?;
+            self.journal.record(undo)?;
+            dns::install(&self.paths.resolv_conf, &self.network.interface, &dns)?;
+        }
+        Ok(())
+    }
+
+    fn apply_routing(&mut self, index: u32) -> Result<(), Error> {
+        let interface = self.network.interface.clone();
+        match self.network.routing.clone() {
+            Routing::Split(prefixes) => {
+                for destination in prefixes {
+                    self.journal.record(Undo::DeleteRoute {
+                        interface: interface.clone(),
+                        destination,
+                        table: RT_TABLE_MAIN,
+                    })?;
+                    self.netlink
+                        .route(true, index, destination, RT_TABLE_MAIN)?;
+                }
+            }
+            Routing::Full(mut prefixes) => {
+                // An IPv4-only tunnel still takes IPv6 into the tunnel, where it dies
+                // instead of leaking past it.
+                if !prefixes.iter().any(|p| matches!(p, IpNet::V6(_))) {
+                    prefixes.push("::/0".parse().expect("valid prefix"));
+                }
+                let table = self.network.fwmark;
+                self.enable_src_valid_mark()?;
+                for destination in prefixes {
+                    self.journal.record(Undo::DeleteRoute {
+                        interface: interface.clone(),
+                        destination,
+                        table,
+                    })?;
+                    self.netlink.route(true, index, destination, table)?;
+                }
+                for v6 in [false, true] {
+                    self.journal.record(Undo::DeleteRules {
+                        v6,
+                        priority: PRIORITY_TO_TUNNEL_TABLE,
+                    })?;
+                    let to_table = RuleKind::NotFwmarkToTable {
+                        fwmark: self.network.fwmark,
+                        table,
+                    };
+                    self.netlink
+                        .add_rule(v6, PRIORITY_TO_TUNNEL_TABLE, to_table)?;
+                    self.journal.record(Undo::DeleteRules {
+                        v6,
+                        priority: PRIORITY_MAIN_WITHOUT_DEFAULT,
+                    })?;
+                    self.netlink.add_rule(
+                        v6,
+                        PRIORITY_MAIN_WITHOUT_DEFAULT,
+                        RuleKind::MainWithoutDefault,
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marked packets must pass reverse-path filtering on the way back (wg-quick does
+    /// the same).
+    fn enable_src_valid_mark(&mut self) -> Result<(), Error> {
+        let path = Path::new(SRC_VALID_MARK);
+        let current = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if current != "1" && !current.is_empty() {
+            self.journal.record(Undo::RestoreSysctl {
+                path: path.to_owned(),
+                value: current,
+            })?;
+            std::fs::write(path, "1").map_err(Error::io("src_valid_mark"))?;
+        }
+        Ok(())
+    }
+
+    fn apply_kill_switch(&mut self) -> Result<(), Error> {
+        let name = killswitch::table_name(&self.network.interface);
+        self.journal.record(Undo::DeleteFirewallTable { name })?;
+        let script = killswitch::script(
+            &self.network.interface,
+            &self.network.endpoints,
+            self.network.fwmark,
+        );
+        nft(&script)
+    }
+
+    /// Switches routing live: the interface, its session and everything else stay.
+    pub(crate) fn set_routing(&mut self, routing: Routing) -> Result<(), Error> {
+        let index = self.netlink.link_index(&self.network.interface)?;
+        let routing_undos: Vec<Undo> = self
+            .journal
+            .entries()
+            .iter()
+            .filter(|u| matches!(u, Undo::DeleteRoute { .. } | Undo::DeleteRules { .. }))
+            .cloned()
+            .collect();
+        for undo in routing_undos.iter().rev() {
+            perform(&self.netlink, undo)?;
+        }
+        self.journal.forget(|u| routing_undos.contains(u))?;
+        self.network.routing = routing;
+        self.apply_routing(index)
+    }
+
+    pub(crate) fn set_kill_switch(&mut self, enabled: bool) -> Result<(), Error> {
+        self.network.kill_switch = enabled;
+        if enabled {
+            return self.apply_kill_switch();
+        }
+        let name = killswitch::table_name(&self.network.interface);
+        let undo = Undo::DeleteFirewallTable { name };
+        perform(&self.netlink, &undo)?;
+        self.journal.forget(|u| *u == undo)
+    }
+
+    pub(crate) fn revert(self) -> Result<(), Error> {
+        let Self {
+            netlink, journal, ..
+        } = self;
+        journal.undo_all(&mut |undo| perform(&netlink, undo))
+    }
+}
+
+/// Undoes every journal left in `paths.journal_dir` (after a crash); returns the
+/// interfaces they were for.
+pub(crate) fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
+    let mut recovered = Vec::new();
+    let entries = match std::fs::read_dir(&paths.journal_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(recovered),
+        Err(e) => {
+            return Err(Error::Io {
+                what: "reading the journal directory".into(),
+                source: e,
+            });
+        }
+    };
+    let netlink = Netlink::new()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "journal") {
+            continue;
+        }
+        if let Some(journal) = Journal::open(&path)? {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            journal.undo_all(&mut |undo| perform(&netlink, undo))?;
+            tracing::info!(interface = %name, "network changes of a crashed run undone");
+            recovered.push(name);
+        }
+    }
+    Ok(recovered)
+}
+
+fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {
+    match undo {
+        Undo::DeleteRoute {
+            interface,
+            destination,
+            table,
+        } => match netlink.link_index(interface) {
+            Ok(index) => netlink.route(false, index, *destination, *table),
+            // The interface went, and its routes with it.
+            Err(Error::NoSuchInterface(_)) => Ok(()),
+            Err(error) => Err(error),
+        },
+        Undo::DeleteRules { v6, priority } => netlink.delete_rules(*v6, *priority),
+        Undo::DeleteFirewallTable { name } => {
+            // Declaring it first makes the delete succeed whether or not it exists.
+            nft(&format!(
+                "table inet {name} {{}}\ndelete table inet {name}\n"
+            ))
+        }
+        Undo::RestoreFile {
+            path,
+            backup,
+            symlink_target,
+        } => dns::restore(path, backup, symlink_target.as_ref()),
+        Undo::RestoreSysctl { path, value } => {
+            std::fs::write(path, value).map_err(Error::io("restoring a sysctl"))
+        }
+        Undo::Tunnel { .. } => Ok(()),
+    }
+}
+
+fn nft(script: &str) -> Result<(), Error> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Firewall(format!("cannot run nft (is nftables installed?): {e}")))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(script.as_bytes())
+        .map_err(Error::io("nft input"))?;
+    let out = child.wait_with_output().map_err(Error::io("nft"))?;
+    if !out.status.success() {
+        return Err(Error::Firewall(
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        ));
+    }
+    Ok(())
+}

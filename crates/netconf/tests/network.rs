@@ -1,0 +1,314 @@
+//! netconf on a real network of three namespaces: a client running a userspace WireGuard
+//! (wireguard-go, so these tests do not depend on our engine), a server that forwards and
+//! NATs, and an "internet" host behind it. Needs root; CI runs it as root.
+
+use culvert_netconf::{Dns, NetConf, Paths, Routing, TunnelNetwork, recover};
+use culvert_netlab::{
+    Family, INTERNET_HOST, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, can_run,
+};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const FWMARK: u32 = 51820;
+
+struct Setup {
+    lab: Lab,
+    paths: Paths,
+    network: TunnelNetwork,
+}
+
+fn setup(name: &str) -> Setup {
+    let mut lab = Lab::new("/nonexistent/culvert-engine");
+    lab.start(0, Kind::WireguardGo);
+    lab.start(1, Kind::WireguardGo);
+    let keys = Keys::generate(false);
+    lab.configure(
+        0,
+        &keys,
+        PeerSetup {
+            endpoint: Some(Family::V4),
+            ..Default::default()
+        },
+    );
+    lab.configure(1, &keys, PeerSetup::default());
+    lab.add_internet_host();
+    let iface = lab.iface[0].clone();
+    // The client sends everything to the server, and marks the tunnel's own packets.
+    lab.wg(
+        0,
+        &[
+            "set",
+            &iface,
+            "fwmark",
+            &FWMARK.to_string(),
+            "peer",
+            &keys.public[1],
+            "allowed-ips",
+            "0.0.0.0/0,::/0",
+        ],
+    );
+    lab.ping(0, TUNNEL_V4[1]);
+    let dir = std::env::temp_dir().join(format!("culvert-netconf-{name}-{}", lab.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let resolv_conf = dir.join("resolv.conf");
+    std::fs::write(&resolv_conf, "nameserver 192.0.2.53\n").unwrap();
+    let paths = Paths {
+        journal_dir: dir.join("journal"),
+        resolv_conf,
+    };
+    let network = TunnelNetwork {
+        interface: iface,
+        addresses: vec![format!("{}/24", TUNNEL_V4[0]).parse().unwrap()],
+        mtu: None,
+        routing: Routing::Split(vec![format!("{}/32", TUNNEL_V4[1]).parse().unwrap()]),
+        fwmark: FWMARK,
+        endpoints: vec![format!("{}:51001", UNDERLAY_V4[1]).parse().unwrap()],
+        dns: Some(Dns {
+            servers: vec!["10.200.0.53".parse().unwrap()],
+            search: vec!["tunnel.test".into()],
+        }),
+        kill_switch: false,
+    };
+    Setup {
+        lab,
+        paths,
+        network,
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Some(dir) = self.paths.journal_dir.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn full() -> Routing {
+    Routing::Full(vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()])
+}
+
+/// Runs `f` inside the client's namespace (netlink sockets and nft follow the thread).
+fn in_client<T: Send + 'static>(lab: &Lab, f: impl FnOnce() -> T + Send + 'static) -> T {
+    lab.in_ns(0, f).join().expect("netconf thread panicked")
+}
+
+fn route_device(lab: &Lab, to: &str) -> String {
+    let out = String::from_utf8(lab.ip(0, &["route", "get", to]).stdout).unwrap();
+    out.split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Everything netconf may touch in the client's namespace, to compare before and after.
+fn snapshot(setup: &Setup) -> String {
+    let lab = &setup.lab;
+    let mut all = String::new();
+    for args in [
+        &["rule"][..],
+        &["-6", "rule"],
+        &["route", "show", "table", "all"],
+        &["-6", "route", "show", "table", "all"],
+    ] {
+        let text = String::from_utf8(lab.ip(0, args).stdout).unwrap();
+        // Link-local addresses come and go with the kernel's own timing, not ours.
+        for line in text.lines().filter(|l| !l.contains("fe80:")) {
+            all.push_str(line);
+            all.push('\n');
+        }
+    }
+    all.push_str(&String::from_utf8(lab.exec(0, &["nft", "list", "ruleset"]).stdout).unwrap());
+    all.push_str(&std::fs::read_to_string(&setup.paths.resolv_conf).unwrap());
+    all.push_str(
+        &String::from_utf8(
+            lab.exec(0, &["cat", "/proc/sys/net/ipv4/conf/all/src_valid_mark"])
+                .stdout,
+        )
+        .unwrap(),
+    );
+    all
+}
+
+#[test]
+fn split_then_full_then_split_live_and_back_exactly() {
+    if !can_run() {
+        return;
+    }
+    let setup = setup("modes");
+    let lab = &setup.lab;
+    let before = snapshot(&setup);
+    let (paths, network) = (setup.paths.clone(), setup.network.clone());
+    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+
+    // Split: the overlay through the tunnel, the internet directly.
+    assert_eq!(route_device(lab, TUNNEL_V4[1]), lab.iface[0]);
+    assert_eq!(route_device(lab, INTERNET_HOST), "uplink");
+    lab.ping(0, INTERNET_HOST);
+    let dns = std::fs::read_to_string(&setup.paths.resolv_conf).unwrap();
+    assert!(
+        dns.contains("nameserver 10.200.0.53") && dns.contains("search tunnel.test"),
+        "{dns}"
+    );
+
+    // Full, live: the internet through the tunnel, counted by WireGuard, the endpoint
+    // still reached outside it.
+    let netconf = in_client(lab, move || {
+        let mut netconf = netconf;
+        netconf.set_routing(full()).unwrap();
+        netconf
+    });
+    assert_eq!(route_device(lab, INTERNET_HOST), lab.iface[0]);
+    let (_, tx_before) = lab.transfer(0);
+    lab.ping(0, INTERNET_HOST);
+    let (_, tx_after) = lab.transfer(0);
+    assert!(
+        tx_after >= tx_before + 3 * 84,
+        "the pings went through the tunnel: {tx_before} -> {tx_after}"
+    );
+    // An IPv4-only tunnel still swallows IPv6 instead of leaking it.
+    assert_eq!(route_device(lab, "2001:db8:ffff::1"), lab.iface[0]);
+
+    let netconf = in_client(lab, move || {
+        let mut netconf = netconf;
+        netconf
+            .set_routing(Routing::Split(vec!["10.200.0.2/32".parse().unwrap()]))
+            .unwrap();
+        netconf
+    });
+    assert_eq!(route_device(lab, INTERNET_HOST), "uplink");
+    in_client(lab, move || netconf.revert().unwrap());
+    assert_eq!(
+        snapshot(&setup),
+        before,
+        "revert restores routes, rules, nftables and DNS"
+    );
+}
+
+#[test]
+fn kill_switch_lets_nothing_out_but_the_tunnel_and_its_endpoint() {
+    if !can_run() {
+        return;
+    }
+    let mut setup = setup("kill");
+    setup.network.routing = full();
+    setup.network.kill_switch = true;
+    let lab = &mut setup.lab;
+    // The server counts what reaches it from the client other than WireGuard.
+    lab.nft(1, "table inet watch {\n chain in {\n  type filter hook ingress device \"uplink\" priority 0;\n  ip saddr 192.0.2.1 udp dport 51001 accept\n  ip saddr 192.0.2.1 counter name leaks\n }\n counter leaks {}\n}\n");
+    let (paths, network) = (setup.paths.clone(), setup.network.clone());
+    let netconf = in_client(&setup.lab, move || {
+        NetConf::apply(&paths, &network).unwrap()
+    });
+    let lab = &mut setup.lab;
+    lab.ping(0, INTERNET_HOST);
+
+    // The server goes silent: traffic must not fall back to the physical interface.
+    lab.stop(1);
+    let out = lab.try_exec(
+        0,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "1", INTERNET_HOST],
+    );
+    assert!(!out.status.success());
+    let out = lab.try_exec(
+        0,
+        &["ping", "-c", "2", "-i", "0.2", "-W", "1", UNDERLAY_V4[1]],
+    );
+    assert!(
+        !out.status.success(),
+        "even the server's own address is blocked outside the tunnel"
+    );
+    let leaks = String::from_utf8(
+        lab.exec(1, &["nft", "list", "counter", "inet", "watch", "leaks"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        leaks.contains("packets 0 "),
+        "packets left the client outside the tunnel:\n{leaks}"
+    );
+
+    let netconf = in_client(lab, move || {
+        let mut netconf = netconf;
+        netconf.set_kill_switch(false).unwrap();
+        netconf
+    });
+    lab.try_exec(0, &["ping", "-c", "1", "-W", "1", UNDERLAY_V4[1]]);
+    in_client(lab, move || netconf.revert().unwrap());
+}
+
+/// A child of this test binary applies everything, then is killed with SIGKILL; the
+/// next recovery puts the namespace back as it was.
+#[test]
+fn recovery_after_kill_9_restores_everything() {
+    if std::env::var_os("CULVERT_NETCONF_CRASH_CHILD").is_some() {
+        return crash_child();
+    }
+    if !can_run() {
+        return;
+    }
+    let mut setup = setup("crash");
+    setup.network.routing = full();
+    setup.network.kill_switch = true;
+    let before = snapshot(&setup);
+    let spec = setup.paths.journal_dir.parent().unwrap().join("spec.json");
+    std::fs::write(
+        &spec,
+        serde_json::json!({ "network": setup.network, "journal_dir": setup.paths.journal_dir, "resolv_conf": setup.paths.resolv_conf })
+            .to_string(),
+    )
+    .unwrap();
+    let ready = spec.with_extension("ready");
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &setup.lab.ns[0]])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "recovery_after_kill_9_restores_everything",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CULVERT_NETCONF_CRASH_CHILD", &spec)
+        .spawn()
+        .unwrap();
+    culvert_netlab::wait_for(
+        "the child to apply its changes",
+        Duration::from_secs(30),
+        || ready.exists(),
+    );
+    assert_ne!(snapshot(&setup), before, "the child changed the network");
+    assert_eq!(route_device(&setup.lab, INTERNET_HOST), setup.lab.iface[0]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let paths = setup.paths.clone();
+    let recovered = in_client(&setup.lab, move || recover(&paths).unwrap());
+    assert_eq!(recovered, vec![setup.network.interface.clone()]);
+    assert_eq!(
+        snapshot(&setup),
+        before,
+        "recovery restores routes, rules, nftables and DNS"
+    );
+    let paths = setup.paths.clone();
+    assert!(
+        in_client(&setup.lab, move || recover(&paths).unwrap()).is_empty(),
+        "recovery is idempotent"
+    );
+}
+
+fn crash_child() {
+    let spec = PathBuf::from(std::env::var_os("CULVERT_NETCONF_CRASH_CHILD").unwrap());
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    let network: TunnelNetwork = serde_json::from_value(value["network"].clone()).unwrap();
+    let paths = Paths {
+        journal_dir: serde_json::from_value(value["journal_dir"].clone()).unwrap(),
+        resolv_conf: serde_json::from_value(value["resolv_conf"].clone()).unwrap(),
+    };
+    let netconf = NetConf::apply(&paths, &network).unwrap();
+    std::fs::write(spec.with_extension("ready"), "").unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+    drop(netconf);
+}
