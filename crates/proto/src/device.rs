@@ -57,8 +57,10 @@ pub enum Decapsulated<'a> {
 /// borrowed at once.
 pub(crate) struct Shared {
     local: Option<PrivateKey>,
+    /// Derived once: a fixed-base multiplication per initiation is measurable.
+    local_public: Option<PublicKey>,
     pub(crate) rng: SharedRng,
-    indices: HashMap<u32, PeerId>,
+    indices: HashMap<u32, PeerId, IndexHash>,
     pub(crate) mtu: Option<usize>,
     pub(crate) wall: WallClock,
 }
@@ -66,6 +68,10 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn local_key(&self) -> Option<&PrivateKey> {
         self.local.as_ref()
+    }
+
+    pub(crate) fn local_public(&self) -> Option<PublicKey> {
+        self.local_public
     }
 
     /// A fresh random session index (whitepaper 5.4.2: random, not sequential).
@@ -85,6 +91,30 @@ impl Shared {
 
     pub(crate) fn jitter(&mut self) -> Duration {
         jitter(self.rng.next_u32())
+    }
+}
+
+/// The index table's hash. Our indices are random and only we insert them, so flooding
+/// lookups cannot build collision chains; SipHash's cost on every packet buys nothing.
+type IndexHash = std::hash::BuildHasherDefault<IndexHasher>;
+
+#[derive(Default)]
+struct IndexHasher(u64);
+
+impl std::hash::Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, index: u32) {
+        // Fibonacci hashing spreads the bits hashbrown uses for its control bytes.
+        self.0 = u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -186,8 +216,9 @@ impl Device {
         let mut device = Self {
             shared: Shared {
                 local: None,
+                local_public: None,
                 rng: SharedRng(rng),
-                indices: HashMap::new(),
+                indices: HashMap::default(),
                 mtu: None,
                 wall: WallClock::new(now, unix_now),
             },
@@ -205,7 +236,7 @@ impl Device {
     }
 
     pub fn public_key(&self) -> Option<PublicKey> {
-        self.shared.local.as_ref().map(PrivateKey::public_key)
+        self.shared.local_public
     }
 
     pub fn private_key(&self) -> Option<&PrivateKey> {
@@ -221,6 +252,7 @@ impl Device {
             .as_ref()
             .map(|p| SymmetricState::new(CONSTRUCTION, IDENTIFIER, p));
         self.shared.local = private_key;
+        self.shared.local_public = public;
         if let Some(own) = public.and_then(|p| self.by_key.get(&p).copied()) {
             self.remove_peer(own);
         }

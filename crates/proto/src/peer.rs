@@ -574,7 +574,7 @@ impl Peer {
             return None;
         }
         let static_static = self.static_static.as_ref()?;
-        let local = shared.local_key()?.clone();
+        let local_public = shared.local_public()?;
         if buf.len() < INITIATION_LEN {
             return None;
         }
@@ -599,7 +599,7 @@ impl Peer {
         let ephemeral_public = noise::write_initiation(
             &mut state,
             &ephemeral,
-            &local.public_key(),
+            &local_public,
             &self.public_key,
             static_static,
             &mut initiation.encrypted_static,
