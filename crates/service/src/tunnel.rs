@@ -1,0 +1,243 @@
+//! One active tunnel: its engine interface (served to `wg` over the UAPI too) and its
+//! network configuration, brought up and down as one.
+
+use crate::routing::{RoutingMode, extra_allowed_ips, routing};
+use culvert_config::{Config, Host, TunnelName};
+use culvert_engine::uapi::{PeerChange, SetRequest, UapiServer};
+use culvert_engine::{Interface, UAPI_DIRECTORY, tun};
+use culvert_netconf::{DEFAULT_FWMARK, Dns, NetConf, Paths, TunnelNetwork};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The runtime choices of a tunnel, kept in the state file, never in its config.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TunnelOptions {
+    pub mode: RoutingMode,
+    pub kill_switch: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TunnelError {
+    #[error("cannot create interface {name}: {source}")]
+    Interface {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("cannot resolve the endpoint {host}:{port} of a peer: {reason}")]
+    Endpoint {
+        host: String,
+        port: u16,
+        reason: String,
+    },
+    #[error("the engine refused the configuration: {0}")]
+    Engine(#[from] culvert_engine::uapi::UapiError),
+    #[error("configuring the network failed: {0}")]
+    Network(#[from] culvert_netconf::Error),
+}
+
+pub struct ActiveTunnel {
+    name: TunnelName,
+    config: Config,
+    options: TunnelOptions,
+    endpoints: Vec<Option<SocketAddr>>,
+    interface: Arc<Interface>,
+    uapi: Option<UapiServer>,
+    netconf: Option<NetConf>,
+}
+
+impl std::fmt::Debug for ActiveTunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveTunnel")
+            .field("name", &self.name.as_str())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ActiveTunnel {
+    /// Creates the interface `name`, configures the engine from `config`, and applies the
+    /// network for `options`. On failure nothing is left behind.
+    pub fn activate(
+        name: &TunnelName,
+        config: &Config,
+        options: TunnelOptions,
+        paths: &Paths,
+    ) -> Result<Self, TunnelError> {
+        let endpoints = resolve_endpoints(config)?;
+        let tun = tun::create(name.as_str()).map_err(|source| TunnelError::Interface {
+            name: name.as_str().into(),
+            source,
+        })?;
+        let interface =
+            Arc::new(
+                Interface::start(tun).map_err(|source| TunnelError::Interface {
+                    name: name.as_str().into(),
+                    source,
+                })?,
+            );
+        interface.apply(&engine_request(config, &endpoints, options.mode))?;
+        // `wg show` works on Culvert tunnels too; a failure here costs only that.
+        let uapi = UapiServer::start(
+            Path::new(UAPI_DIRECTORY),
+            name.as_str(),
+            Arc::clone(&interface) as _,
+        )
+        .inspect_err(|error| tracing::warn!(tunnel = name.as_str(), %error, "no UAPI socket"))
+        .ok();
+        let network = network(name, config, &endpoints, options);
+        let netconf = NetConf::apply(paths, &network)?;
+        Ok(Self {
+            name: name.clone(),
+            config: config.clone(),
+            options,
+            endpoints,
+            interface,
+            uapi,
+            netconf: Some(netconf),
+        })
+    }
+
+    pub fn name(&self) -> &TunnelName {
+        &self.name
+    }
+
+    pub fn options(&self) -> TunnelOptions {
+        self.options
+    }
+
+    pub fn interface(&self) -> &Interface {
+        &self.interface
+    }
+
+    /// Switches between split, full and exclude-private without dropping the session.
+    pub fn set_mode(&mut self, mode: RoutingMode) -> Result<(), TunnelError> {
+        let mut request = engine_request(&self.config, &self.endpoints, mode);
+        // Only the peers' routes change: keys, endpoints and sessions stay.
+        request.private_key = None;
+        request.listen_port = None;
+        request.replace_peers = false;
+        for peer in &mut request.peers {
+            peer.update_only = true;
+        }
+        self.interface.apply(&request)?;
+        if let Some(netconf) = &mut self.netconf {
+            netconf.set_routing(routing(&self.config, mode))?;
+        }
+        self.options.mode = mode;
+        Ok(())
+    }
+
+    pub fn set_kill_switch(&mut self, enabled: bool) -> Result<(), TunnelError> {
+        if let Some(netconf) = &mut self.netconf {
+            netconf.set_kill_switch(enabled)?;
+        }
+        self.options.kill_switch = enabled;
+        Ok(())
+    }
+
+    /// Undoes the network changes, then removes the interface.
+    pub fn deactivate(mut self) -> Result<(), TunnelError> {
+        let reverted = self.netconf.take().map(NetConf::revert).transpose();
+        drop(self.uapi.take());
+        match Arc::try_unwrap(self.interface) {
+            Ok(interface) => interface.shutdown(),
+            Err(_) => tracing::warn!(
+                tunnel = self.name.as_str(),
+                "interface still referenced; it goes when released"
+            ),
+        }
+        reverted?;
+        Ok(())
+    }
+}
+
+/// Endpoints as addresses: names are resolved now, at connection time.
+fn resolve_endpoints(config: &Config) -> Result<Vec<Option<SocketAddr>>, TunnelError> {
+    config
+        .peers
+        .iter()
+        .map(|peer| {
+            let Some(endpoint) = &peer.endpoint else {
+                return Ok(None);
+            };
+            match &endpoint.host {
+                Host::Ip(ip) => Ok(Some(SocketAddr::new(*ip, endpoint.port))),
+                Host::Name(host) => (host.as_str(), endpoint.port)
+                    .to_socket_addrs()
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_owned()))
+                    .map(Some)
+                    .map_err(|reason| TunnelError::Endpoint {
+                        host: host.clone(),
+                        port: endpoint.port,
+                        reason,
+                    }),
+            }
+        })
+        .collect()
+}
+
+/// The whole engine configuration for `config` in `mode`.
+fn engine_request(
+    config: &Config,
+    endpoints: &[Option<SocketAddr>],
+    mode: RoutingMode,
+) -> SetRequest {
+    let main_peer = endpoints.iter().position(Option::is_some).unwrap_or(0);
+    let peers = config
+        .peers
+        .iter()
+        .zip(endpoints)
+        .enumerate()
+        .map(|(i, (peer, endpoint))| {
+            let mut allowed_ips: Vec<_> = peer.allowed_ips.iter().map(|net| net.trunc()).collect();
+            if i == main_peer {
+                allowed_ips.extend(extra_allowed_ips(mode));
+            }
+            PeerChange {
+                public_key: *peer.public_key.as_bytes(),
+                preshared_key: Some(
+                    peer.preshared_key
+                        .as_ref()
+                        .map_or([0; 32], |k| *k.as_bytes()),
+                ),
+                endpoint: *endpoint,
+                persistent_keepalive: Some(peer.persistent_keepalive.map_or(0, |k| k.get())),
+                replace_allowed_ips: true,
+                allowed_ips,
+                ..Default::default()
+            }
+        })
+        .collect();
+    SetRequest {
+        private_key: Some(Some(*config.interface.private_key.as_bytes())),
+        listen_port: config.interface.listen_port,
+        // The mark keeps the tunnel's own packets out of the tunnel in full mode.
+        fwmark: Some(config.interface.fwmark.map_or(DEFAULT_FWMARK, |m| m.get())),
+        replace_peers: true,
+        peers,
+    }
+}
+
+fn network(
+    name: &TunnelName,
+    config: &Config,
+    endpoints: &[Option<SocketAddr>],
+    options: TunnelOptions,
+) -> TunnelNetwork {
+    let interface = &config.interface;
+    TunnelNetwork {
+        interface: name.as_str().to_owned(),
+        addresses: interface.addresses.clone(),
+        mtu: interface.mtu.map(u32::from),
+        routing: routing(config, options.mode),
+        fwmark: interface.fwmark.map_or(DEFAULT_FWMARK, |m| m.get()),
+        endpoints: endpoints.iter().flatten().copied().collect(),
+        dns: (!interface.dns.is_empty()).then(|| Dns {
+            servers: interface.dns.clone(),
+            search: interface.dns_search.clone(),
+        }),
+        kill_switch: options.kill_switch,
+    }
+}
