@@ -38,7 +38,7 @@ pub(crate) fn backup(
     let backup = backup_dir.join(format!("{interface}.resolv.conf"));
     let symlink_target = std::fs::read_link(resolv_conf).ok();
     let original = std::fs::read(resolv_conf).unwrap_or_default();
-    write_atomically(&backup, &original)?;
+    write_atomically(&backup, &original, 0o600)?;
     Ok(Undo::RestoreFile {
         path: resolv_conf.to_owned(),
         backup,
@@ -52,7 +52,7 @@ pub(crate) fn install(resolv_conf: &Path, interface: &str, dns: &Dns) -> Result<
         std::fs::remove_file(resolv_conf)
             .map_err(Error::io("replacing the resolv.conf symlink"))?;
     }
-    write_atomically(resolv_conf, render(interface, dns).as_bytes())
+    write_atomically(resolv_conf, render(interface, dns).as_bytes(), 0o644)
 }
 
 pub(crate) fn restore(
@@ -67,7 +67,7 @@ pub(crate) fn restore(
                 .map_err(Error::io("restoring the resolv.conf symlink"))?;
         }
         None => match std::fs::read(backup) {
-            Ok(original) => write_atomically(path, &original)?,
+            Ok(original) => write_atomically(path, &original, 0o644)?,
             // Restored already: idempotent.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => {

@@ -145,20 +145,29 @@ impl Journal {
             text.push_str(&serde_json::to_string(entry).expect("journal entries serialise"));
             text.push('\n');
         }
-        write_atomically(&self.path, text.as_bytes())
+        write_atomically(&self.path, text.as_bytes(), 0o600)
     }
 }
 
-/// Temp file, fsync, rename, fsync the directory: the file is either old or new.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), Error> {
+/// Temp file, fsync, rename, fsync the directory: the file is either old or new, never
+/// truncated. The file gets `mode` (0600 for anything holding keys).
+pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
     let directory = path.parent().unwrap_or(Path::new("."));
-    let temp = directory.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("culvert")
-    ));
-    let mut file = std::fs::File::create(&temp).map_err(Error::io("temporary file"))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("culvert");
+    let temp = directory.join(format!(".{name}.tmp"));
+    // A temp file a crash left behind keeps its old mode if reused: start afresh.
+    let _ = std::fs::remove_file(&temp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&temp)
+        .map_err(Error::io("temporary file"))?;
     file.write_all(contents)
         .map_err(Error::io("temporary file"))?;
     file.sync_all().map_err(Error::io("temporary file"))?;

@@ -16,6 +16,7 @@ mod imp;
 
 pub use dns::Dns;
 use ipnet::IpNet;
+pub use journal::write_atomically;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

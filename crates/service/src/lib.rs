@@ -4,7 +4,11 @@
 //! store, state file and IPC server build on it.
 
 mod routing;
+mod state;
+mod store;
 mod tunnel;
 
 pub use routing::{RoutingMode, extra_allowed_ips, routing};
+pub use state::{ServiceState, StateFile};
+pub use store::{ConfigStore, StoreError};
 pub use tunnel::{ActiveTunnel, TunnelError, TunnelOptions};
