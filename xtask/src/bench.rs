@@ -6,7 +6,7 @@
 use crate::sys::{self, cargo, run};
 use crate::test::{BORINGTUN_VERSION, ENGINE_PACKAGES};
 use anyhow::{Context, bail};
-use culvert_netlab::{Family, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4};
+use culvert_netlab::{Kind, Lab, TUNNEL_V4, UNDERLAY_V4};
 use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -61,18 +61,7 @@ fn measure(
     let mut lab = Lab::new(engine);
     let target = match kind {
         Some(kind) => {
-            lab.start(0, kind);
-            lab.start(1, kind);
-            let keys = Keys::generate(false);
-            lab.configure(
-                0,
-                &keys,
-                PeerSetup {
-                    endpoint: Some(Family::V4),
-                    ..Default::default()
-                },
-            );
-            lab.configure(1, &keys, PeerSetup::default());
+            lab.connect([kind, kind], false);
             lab.ping(0, TUNNEL_V4[1]);
             TUNNEL_V4[1]
         }

@@ -270,18 +270,7 @@ fn live_changes_leave_the_running_session_alone() {
         return;
     }
     let mut lab = new_lab();
-    lab.start(0, Kind::Culvert);
-    lab.start(1, Kind::WireguardGo);
-    let keys = Keys::generate(true);
-    lab.configure(
-        0,
-        &keys,
-        PeerSetup {
-            endpoint: Some(Family::V4),
-            ..Default::default()
-        },
-    );
-    lab.configure(1, &keys, PeerSetup::default());
+    let keys = lab.connect([Kind::Culvert, Kind::WireguardGo], true);
     lab.ping(0, TUNNEL_V4[1]);
     lab.wait_for_handshake();
     let handshake = lab.latest_handshake(0);

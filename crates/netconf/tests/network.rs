@@ -3,9 +3,7 @@
 //! NATs, and an "internet" host behind it. Needs root; CI runs it as root.
 
 use culvert_netconf::{Dns, NetConf, Paths, Routing, TunnelNetwork, recover};
-use culvert_netlab::{
-    Family, INTERNET_HOST, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, can_run,
-};
+use culvert_netlab::{INTERNET_HOST, Kind, Lab, TUNNEL_V4, UNDERLAY_V4, can_run};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,18 +17,7 @@ struct Setup {
 
 fn setup(name: &str) -> Setup {
     let mut lab = Lab::new("/nonexistent/culvert-engine");
-    lab.start(0, Kind::WireguardGo);
-    lab.start(1, Kind::WireguardGo);
-    let keys = Keys::generate(false);
-    lab.configure(
-        0,
-        &keys,
-        PeerSetup {
-            endpoint: Some(Family::V4),
-            ..Default::default()
-        },
-    );
-    lab.configure(1, &keys, PeerSetup::default());
+    let keys = lab.connect([Kind::WireguardGo, Kind::WireguardGo], false);
     lab.add_internet_host();
     let iface = lab.iface[0].clone();
     // The client sends everything to the server, and marks the tunnel's own packets.
@@ -93,15 +80,6 @@ fn in_client<T: Send + 'static>(lab: &Lab, f: impl FnOnce() -> T + Send + 'stati
     lab.in_ns(0, f).join().expect("netconf thread panicked")
 }
 
-fn route_device(lab: &Lab, to: &str) -> String {
-    let out = String::from_utf8(lab.ip(0, &["route", "get", to]).stdout).unwrap();
-    out.split_whitespace()
-        .skip_while(|w| *w != "dev")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Everything netconf may touch in the client's namespace, to compare before and after.
 fn snapshot(setup: &Setup) -> String {
     let lab = &setup.lab;
@@ -143,8 +121,8 @@ fn split_then_full_then_split_live_and_back_exactly() {
     let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
 
     // Split: the overlay through the tunnel, the internet directly.
-    assert_eq!(route_device(lab, TUNNEL_V4[1]), lab.iface[0]);
-    assert_eq!(route_device(lab, INTERNET_HOST), "uplink");
+    assert_eq!(lab.route_device(0, TUNNEL_V4[1]), lab.iface[0]);
+    assert_eq!(lab.route_device(0, INTERNET_HOST), "uplink");
     lab.ping(0, INTERNET_HOST);
     let dns = std::fs::read_to_string(&setup.paths.resolv_conf).unwrap();
     assert!(
@@ -159,7 +137,7 @@ fn split_then_full_then_split_live_and_back_exactly() {
         netconf.set_routing(full()).unwrap();
         netconf
     });
-    assert_eq!(route_device(lab, INTERNET_HOST), lab.iface[0]);
+    assert_eq!(lab.route_device(0, INTERNET_HOST), lab.iface[0]);
     let (_, tx_before) = lab.transfer(0);
     lab.ping(0, INTERNET_HOST);
     let (_, tx_after) = lab.transfer(0);
@@ -168,7 +146,7 @@ fn split_then_full_then_split_live_and_back_exactly() {
         "the pings went through the tunnel: {tx_before} -> {tx_after}"
     );
     // An IPv4-only tunnel still swallows IPv6 instead of leaking it.
-    assert_eq!(route_device(lab, "2001:db8:ffff::1"), lab.iface[0]);
+    assert_eq!(lab.route_device(0, "2001:db8:ffff::1"), lab.iface[0]);
 
     let netconf = in_client(lab, move || {
         let mut netconf = netconf;
@@ -177,7 +155,7 @@ fn split_then_full_then_split_live_and_back_exactly() {
             .unwrap();
         netconf
     });
-    assert_eq!(route_device(lab, INTERNET_HOST), "uplink");
+    assert_eq!(lab.route_device(0, INTERNET_HOST), "uplink");
     in_client(lab, move || netconf.revert().unwrap());
     assert_eq!(
         snapshot(&setup),
@@ -279,7 +257,7 @@ fn recovery_after_kill_9_restores_everything() {
         || ready.exists(),
     );
     assert_ne!(snapshot(&setup), before, "the child changed the network");
-    assert_eq!(route_device(&setup.lab, INTERNET_HOST), setup.lab.iface[0]);
+    assert_eq!(setup.lab.route_device(0, INTERNET_HOST), setup.lab.iface[0]);
     child.kill().unwrap();
     child.wait().unwrap();
 

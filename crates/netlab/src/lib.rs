@@ -249,6 +249,27 @@ impl Lab {
         );
     }
 
+    /// Runs `kinds[side]` on each side with fresh keys: side 0 knows side 1's IPv4
+    /// endpoint (it initiates), side 1 learns side 0's from the handshake.
+    pub fn connect(&mut self, kinds: [Kind; 2], with_psk: bool) -> Keys {
+        self.start(0, kinds[0]);
+        self.start(1, kinds[1]);
+        let keys = Keys::generate(with_psk);
+        self.configure(0, &keys, PeerSetup::initiator());
+        self.configure(1, &keys, PeerSetup::default());
+        keys
+    }
+
+    /// The interface `side` routes `to` through.
+    pub fn route_device(&self, side: usize, to: &str) -> String {
+        let out = String::from_utf8(self.ip(side, &["route", "get", to]).stdout).unwrap();
+        out.split_whitespace()
+            .skip_while(|w| *w != "dev")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Sends SIGTERM to `side`'s daemon and waits for it to exit (ten seconds at most).
     pub fn stop(&mut self, side: usize) {
         let Some(pid) = self.daemons[side].take() else {
@@ -515,6 +536,16 @@ pub struct PeerSetup {
     /// Where this side sends; None makes it wait for the other side (the responder).
     pub endpoint: Option<Family>,
     pub keepalive: Option<u16>,
+}
+
+impl PeerSetup {
+    /// Knows the other side's IPv4 endpoint.
+    pub fn initiator() -> Self {
+        Self {
+            endpoint: Some(Family::V4),
+            keepalive: None,
+        }
+    }
 }
 
 /// Lab keys, generated fresh by `wg` for every lab (never logged: no Debug).

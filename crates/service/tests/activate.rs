@@ -10,15 +10,6 @@ use culvert_netlab::{
 use culvertd::{ActiveTunnel, RoutingMode, TunnelOptions};
 use std::time::Duration;
 
-fn route_device(lab: &Lab, to: &str) -> String {
-    let out = String::from_utf8(lab.ip(0, &["route", "get", to]).stdout).unwrap();
-    out.split_whitespace()
-        .skip_while(|w| *w != "dev")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn rules_and_routes(lab: &Lab) -> String {
     let mut all = String::new();
     for args in [&["rule"][..], &["-6", "rule"], &["route"]] {
@@ -70,7 +61,7 @@ fn activate_switch_modes_and_deactivate() {
     lab.ping(0, TUNNEL_V4[1]);
     lab.wait_for_handshake();
     assert_eq!(
-        route_device(&lab, INTERNET_HOST),
+        lab.route_device(0, INTERNET_HOST),
         "uplink",
         "split: the internet directly"
     );
@@ -90,7 +81,7 @@ fn activate_switch_modes_and_deactivate() {
         })
         .join()
         .unwrap();
-    assert_eq!(route_device(&lab, INTERNET_HOST), name.as_str());
+    assert_eq!(lab.route_device(0, INTERNET_HOST), name.as_str());
     lab.ping(0, INTERNET_HOST);
     let tunnel = lab
         .in_ns(0, move || {
@@ -101,9 +92,9 @@ fn activate_switch_modes_and_deactivate() {
         .join()
         .unwrap();
     // 198.51.100.0/24 is a public (documentation) range: still through the tunnel.
-    assert_eq!(route_device(&lab, INTERNET_HOST), name.as_str());
+    assert_eq!(lab.route_device(0, INTERNET_HOST), name.as_str());
     assert_eq!(
-        route_device(&lab, "10.1.2.3"),
+        lab.route_device(0, "10.1.2.3"),
         "uplink",
         "private ranges stay local"
     );
