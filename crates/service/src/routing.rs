@@ -5,17 +5,8 @@ use culvert_config::{Config, PrefixSet, Table};
 use culvert_netconf::Routing;
 use ipnet::IpNet;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoutingMode {
-    /// The peers' AllowedIPs, as configured.
-    #[default]
-    Split,
-    /// Everything (0.0.0.0/0 and ::/0) through the tunnel.
-    Full,
-    /// Everything but private, link-local, multicast and CGNAT ranges.
-    ExcludePrivate,
-}
+/// The protocol's routing mode is the service's: one type from the wire to the network.
+pub use culvert_ipc::RoutingMode;
 
 /// What goes through the tunnel in `mode`.
 pub fn routing(config: &Config, mode: RoutingMode) -> Routing {
