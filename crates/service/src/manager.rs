@@ -1,0 +1,532 @@
+//! The tunnel manager: every request a client can make, against the config store, the
+//! state file and the active tunnels. Synchronous; the IPC server serialises access.
+
+use crate::state::{ServiceState, StateFile};
+use crate::store::{ConfigStore, StoreError};
+use crate::tunnel::{ActiveTunnel, TunnelOptions};
+use culvert_config::{Config, TunnelName};
+use culvert_ipc::{
+    ConfigText, Event, ImportedTunnel, InterfaceInfo, IpcError, IpcErrorKind, OnConflict, PeerInfo,
+    PeerStats, RedactedConfigText, Request, ResponseBody, SecretBytes, SkippedEntry, TunnelDetail,
+    TunnelState, TunnelSummary, redact_config_text, restore_redacted_keys,
+};
+use culvert_netconf::Paths;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Where the manager keeps things.
+#[derive(Debug, Clone)]
+pub struct ManagerPaths {
+    pub tunnels: std::path::PathBuf,
+    pub state: std::path::PathBuf,
+    pub netconf: Paths,
+}
+
+pub struct Manager {
+    store: ConfigStore,
+    state_file: StateFile,
+    state: ServiceState,
+    netconf: Paths,
+    active: BTreeMap<String, ActiveTunnel>,
+    /// Events for subscribers, drained by the server after each request.
+    events: Vec<Event>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("active", &self.active.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// Opens the store and the state; undoes the network changes of a crashed run.
+    pub fn open(paths: &ManagerPaths) -> Result<Self, StoreError> {
+        match culvert_netconf::recover(&paths.netconf) {
+            Ok(recovered) if !recovered.is_empty() => {
+                tracing::warn!(
+                    ?recovered,
+                    "undid the network changes of a previous run that did not stop cleanly"
+                )
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, "could not undo a previous run's network changes")
+            }
+        }
+        Ok(Self {
+            store: ConfigStore::open(&paths.tunnels)?,
+            state_file: StateFile::new(&paths.state),
+            state: StateFile::new(&paths.state).load(),
+            netconf: paths.netconf.clone(),
+            active: BTreeMap::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Brings up the tunnels that were active when the service last stopped.
+    pub fn restore(&mut self) {
+        for name in self.state.active.clone() {
+            let Ok(name) = TunnelName::new(&name) else {
+                continue;
+            };
+            match self.activate(&name) {
+                Ok(()) => tracing::info!(tunnel = %name.as_str(), "restored"),
+                Err(error) => tracing::error!(tunnel = %name.as_str(), %error, "could not restore"),
+            }
+        }
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn active_names(&self) -> Vec<TunnelName> {
+        self.active.values().map(|t| t.name().clone()).collect()
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.store.list().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// Handles everything but subscriptions and status, which are the server's.
+    pub fn handle(&mut self, request: Request) -> Result<ResponseBody, IpcError> {
+        match request {
+            Request::ListTunnels => {
+                let tunnels = self
+                    .store
+                    .list()
+                    .map_err(store_error)?
+                    .iter()
+                    .map(|n| self.summary(n))
+                    .collect();
+                Ok(ResponseBody::TunnelList { tunnels })
+            }
+            Request::GetTunnel { name } => self.detail(&name).map(ResponseBody::Tunnel),
+            Request::ImportTunnel {
+                name,
+                config_text,
+                on_conflict,
+            } => self
+                .import(name, config_text.as_str(), on_conflict, "import")
+                .map(ResponseBody::Imported),
+            Request::ImportZip { bytes, on_conflict } => {
+                self.import_zip(bytes.as_bytes(), on_conflict)
+            }
+            Request::CreateTunnel { name } => {
+                let key = culvert_config::PrivateKey::generate();
+                let text = format!("[Interface]\nPrivateKey = {}\n", &*key.to_base64());
+                self.import(name, &text, OnConflict::Fail, "created")
+                    .map(ResponseBody::Imported)
+            }
+            Request::UpdateTunnel { name, config_text } => self.update(&name, config_text.as_str()),
+            Request::RenameTunnel { from, to } => {
+                if self.active.contains_key(from.as_str()) {
+                    return Err(IpcError::new(
+                        IpcErrorKind::Busy,
+                        format!("deactivate `{from}` before renaming it"),
+                    ));
+                }
+                self.store.rename(&from, &to).map_err(store_error)?;
+                if let Some(options) = self.state.options.remove(from.as_str()) {
+                    self.state.options.insert(to.as_str().into(), options);
+                    self.save_state()?;
+                }
+                self.events.push(Event::TunnelsChanged);
+                Ok(ResponseBody::Done)
+            }
+            Request::DeleteTunnel { name } => {
+                if self.active.contains_key(name.as_str()) {
+                    self.deactivate(&name)?;
+                }
+                self.store.delete(&name).map_err(store_error)?;
+                self.state.options.remove(name.as_str());
+                self.save_state()?;
+                self.events.push(Event::TunnelsChanged);
+                Ok(ResponseBody::Done)
+            }
+            Request::Activate { name } => self.activate(&name).map(|()| ResponseBody::Done),
+            Request::Deactivate { name } => self.deactivate(&name).map(|()| ResponseBody::Done),
+            Request::SetRoutingMode { name, mode } => {
+                self.change_options(&name, |o| o.mode = mode, |t| t.set_mode(mode))
+            }
+            Request::SetKillSwitch { name, enabled } => self.change_options(
+                &name,
+                |o| o.kill_switch = enabled,
+                |t| t.set_kill_switch(enabled),
+            ),
+            Request::ExportTunnel {
+                name,
+                include_private_key,
+            } => {
+                let text = self.store.load(&name).map_err(store_error)?;
+                let text = if include_private_key {
+                    text
+                } else {
+                    redact_config_text(&text)
+                };
+                tracing::info!(tunnel = %name.as_str(), with_key = include_private_key, "exported");
+                Ok(ResponseBody::Exported {
+                    text: ConfigText::new(text),
+                })
+            }
+            Request::ExportAllZip {
+                include_private_keys,
+            } => self.export_all(include_private_keys),
+            Request::ReadLog { .. }
+            | Request::Subscribe { .. }
+            | Request::Unsubscribe
+            | Request::ServiceStatus => Err(IpcError::internal("handled by the server")),
+        }
+    }
+
+    fn summary(&self, name: &TunnelName) -> TunnelSummary {
+        let options = self.options(name);
+        let state = if self.active.contains_key(name.as_str()) {
+            TunnelState::Active
+        } else {
+            TunnelState::Inactive
+        };
+        TunnelSummary {
+            name: name.clone(),
+            state,
+            routing_mode: options.mode,
+            kill_switch: options.kill_switch,
+        }
+    }
+
+    fn options(&self, name: &TunnelName) -> TunnelOptions {
+        self.state
+            .options
+            .get(name.as_str())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn load(&self, name: &TunnelName) -> Result<Config, IpcError> {
+        let text = self.store.load(name).map_err(store_error)?;
+        Config::parse(&text)
+            .map(|p| p.config)
+            .map_err(|errors| IpcError::invalid_config(name, &errors))
+    }
+
+    fn detail(&self, name: &TunnelName) -> Result<TunnelDetail, IpcError> {
+        let text = self.store.load(name).map_err(store_error)?;
+        let config = Config::parse(&text)
+            .map(|p| p.config)
+            .map_err(|errors| IpcError::invalid_config(name, &errors))?;
+        let stats = self.peer_stats(name);
+        let interface = &config.interface;
+        let peers = config
+            .peers
+            .iter()
+            .map(|peer| {
+                let public_key = peer.public_key.to_string();
+                let live = stats.iter().find(|s| s.public_key == public_key);
+                PeerInfo {
+                    endpoint: live
+                        .and_then(|s| s.endpoint.clone())
+                        .or_else(|| peer.endpoint.as_ref().map(endpoint_text)),
+                    allowed_ips: peer.allowed_ips.clone(),
+                    has_preshared_key: peer.preshared_key.is_some(),
+                    latest_handshake_unix: live.and_then(|s| s.latest_handshake_unix),
+                    rx_bytes: live.map_or(0, |s| s.rx_bytes),
+                    tx_bytes: live.map_or(0, |s| s.tx_bytes),
+                    persistent_keepalive: peer.persistent_keepalive.map(|k| k.get()),
+                    public_key,
+                }
+            })
+            .collect();
+        Ok(TunnelDetail {
+            summary: self.summary(name),
+            config_text: RedactedConfigText::new(&text),
+            interface: InterfaceInfo {
+                public_key: interface.private_key.public_key().to_string(),
+                addresses: interface.addresses.clone(),
+                dns: interface
+                    .dns
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(interface.dns_search.iter().cloned())
+                    .collect(),
+                listen_port: interface.listen_port,
+                mtu: interface.mtu,
+            },
+            peers,
+        })
+    }
+
+    /// Live per-peer counters of an active tunnel (empty when it is not active).
+    pub fn peer_stats(&self, name: &TunnelName) -> Vec<PeerStats> {
+        let Some(tunnel) = self.active.get(name.as_str()) else {
+            return Vec::new();
+        };
+        tunnel
+            .interface()
+            .info()
+            .peers
+            .iter()
+            .map(|peer| PeerStats {
+                public_key: culvert_config::PublicKey::from_bytes(peer.public_key).to_string(),
+                endpoint: peer.endpoint.map(|e| e.to_string()),
+                latest_handshake_unix: (peer.last_handshake > Duration::ZERO)
+                    .then_some(peer.last_handshake.as_secs()),
+                rx_bytes: peer.rx_bytes,
+                tx_bytes: peer.tx_bytes,
+            })
+            .collect()
+    }
+
+    fn import(
+        &mut self,
+        name: TunnelName,
+        text: &str,
+        on_conflict: OnConflict,
+        source: &str,
+    ) -> Result<ImportedTunnel, IpcError> {
+        let parsed = culvert_config::parse(text)
+            .map_err(|errors| IpcError::invalid_config(&name, &errors))?;
+        let exists = self.store.exists(&name);
+        let name = match (exists, on_conflict) {
+            (false, _) | (true, OnConflict::Replace) => name,
+            (true, OnConflict::Fail) => return Err(IpcError::tunnel_exists(&name)),
+            (true, OnConflict::Rename) => self.free_name(&name)?,
+        };
+        if exists && on_conflict == OnConflict::Replace && self.active.contains_key(name.as_str()) {
+            return Err(IpcError::new(
+                IpcErrorKind::Busy,
+                format!("deactivate `{name}` before replacing it"),
+            ));
+        }
+        self.store.save(&name, text).map_err(store_error)?;
+        self.events.push(Event::TunnelsChanged);
+        tracing::info!(tunnel = %name.as_str(), source, "stored");
+        Ok(ImportedTunnel {
+            replaced: exists && on_conflict == OnConflict::Replace,
+            warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
+            source: source.to_owned(),
+            name,
+        })
+    }
+
+    /// `name-2`, `name-3`, ... cut to wg-quick's 15 characters.
+    fn free_name(&self, name: &TunnelName) -> Result<TunnelName, IpcError> {
+        (2..1000)
+            .filter_map(|n| {
+                let suffix = format!("-{n}");
+                let base: String = name.as_str().chars().take(15 - suffix.len()).collect();
+                TunnelName::new(&format!("{base}{suffix}")).ok()
+            })
+            .find(|candidate| !self.store.exists(candidate))
+            .ok_or_else(|| IpcError::tunnel_exists(name))
+    }
+
+    fn import_zip(
+        &mut self,
+        bytes: &[u8],
+        on_conflict: OnConflict,
+    ) -> Result<ResponseBody, IpcError> {
+        let files = culvert_config::import_zip(bytes).map_err(|e| {
+            IpcError::invalid_request(format!("the archive cannot be imported: {e}"))
+        })?;
+        let (mut imported, mut skipped) = (Vec::new(), Vec::new());
+        for file in files {
+            let result = match file.outcome {
+                Ok(entry) => self.import(entry.name, &entry.text, on_conflict, &file.path),
+                Err(error) => Err(IpcError::invalid_request(error.to_string())),
+            };
+            match result {
+                Ok(tunnel) => imported.push(tunnel),
+                Err(error) => skipped.push(SkippedEntry {
+                    path: file.path,
+                    error,
+                }),
+            }
+        }
+        Ok(ResponseBody::ZipImported { imported, skipped })
+    }
+
+    fn update(&mut self, name: &TunnelName, edited: &str) -> Result<ResponseBody, IpcError> {
+        let stored = self.store.load(name).map_err(store_error)?;
+        let text = restore_redacted_keys(edited, &stored);
+        let parsed = culvert_config::parse(text.as_str())
+            .map_err(|errors| IpcError::invalid_config(name, &errors))?;
+        self.store.save(name, text.as_str()).map_err(store_error)?;
+        // A saved change takes effect at once, as in the official clients.
+        if self.active.contains_key(name.as_str()) {
+            self.deactivate(name)?;
+            self.activate(name)?;
+        }
+        self.events.push(Event::TunnelsChanged);
+        Ok(ResponseBody::Updated {
+            warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    fn activate(&mut self, name: &TunnelName) -> Result<(), IpcError> {
+        if self.active.contains_key(name.as_str()) {
+            return Ok(());
+        }
+        let config = self.load(name)?;
+        // Two tunnels may not claim the same destinations.
+        for (other, tunnel) in &self.active {
+            if let Ok(other_config) = self.load(tunnel.name()) {
+                let overlap = config.overlap(&other_config);
+                if !overlap.is_empty() {
+                    return Err(IpcError::new(
+                        IpcErrorKind::Conflict,
+                        format!(
+                            "`{name}` and the active `{other}` both route {:?}",
+                            overlap.prefixes()
+                        ),
+                    ));
+                }
+            }
+        }
+        let scripts = [
+            &config.interface.pre_up,
+            &config.interface.post_up,
+            &config.interface.pre_down,
+            &config.interface.post_down,
+        ];
+        if scripts.iter().any(|s| !s.is_empty()) {
+            tracing::warn!(tunnel = %name.as_str(), "PreUp/PostUp/PreDown/PostDown are stored but not run: scripts are disabled");
+        }
+        let options = self.options(name);
+        self.events.push(Event::TunnelState {
+            name: name.clone(),
+            state: TunnelState::Activating,
+        });
+        match ActiveTunnel::activate(name, &config, options, &self.netconf) {
+            Ok(tunnel) => {
+                self.active.insert(name.as_str().into(), tunnel);
+                if !self.state.active.iter().any(|n| n == name.as_str()) {
+                    self.state.active.push(name.as_str().into());
+                }
+                self.save_state()?;
+                self.events.push(Event::TunnelState {
+                    name: name.clone(),
+                    state: TunnelState::Active,
+                });
+                tracing::info!(tunnel = %name.as_str(), "active");
+                Ok(())
+            }
+            Err(error) => {
+                let message = error.to_string();
+                self.events.push(Event::TunnelState {
+                    name: name.clone(),
+                    state: TunnelState::Error {
+                        message: message.clone(),
+                    },
+                });
+                Err(IpcError::internal(format!(
+                    "cannot activate `{name}`: {message}"
+                )))
+            }
+        }
+    }
+
+    fn deactivate(&mut self, name: &TunnelName) -> Result<(), IpcError> {
+        let Some(tunnel) = self.active.remove(name.as_str()) else {
+            return Ok(());
+        };
+        self.events.push(Event::TunnelState {
+            name: name.clone(),
+            state: TunnelState::Deactivating,
+        });
+        self.state.active.retain(|n| n != name.as_str());
+        self.save_state()?;
+        let result = tunnel.deactivate();
+        self.events.push(Event::TunnelState {
+            name: name.clone(),
+            state: TunnelState::Inactive,
+        });
+        tracing::info!(tunnel = %name.as_str(), "inactive");
+        result.map_err(|e| IpcError::internal(format!("`{name}` went down, but: {e}")))
+    }
+
+    fn change_options(
+        &mut self,
+        name: &TunnelName,
+        change: impl FnOnce(&mut TunnelOptions),
+        live: impl FnOnce(&mut ActiveTunnel) -> Result<(), crate::TunnelError>,
+    ) -> Result<ResponseBody, IpcError> {
+        if !self.store.exists(name) {
+            return Err(IpcError::tunnel_not_found(name));
+        }
+        if let Some(tunnel) = self.active.get_mut(name.as_str()) {
+            live(tunnel)
+                .map_err(|e| IpcError::internal(format!("cannot change `{name}` live: {e}")))?;
+        }
+        let mut options = self.options(name);
+        change(&mut options);
+        self.state.options.insert(name.as_str().into(), options);
+        self.save_state()?;
+        self.events.push(Event::TunnelsChanged);
+        Ok(ResponseBody::Done)
+    }
+
+    fn export_all(&self, include_private_keys: bool) -> Result<ResponseBody, IpcError> {
+        let mut tunnels = Vec::new();
+        for name in self.store.list().map_err(store_error)? {
+            let text = self.store.load(&name).map_err(store_error)?;
+            let text = if include_private_keys {
+                text
+            } else {
+                redact_config_text(&text)
+            };
+            tunnels.push((name, text));
+        }
+        let configs: Vec<(TunnelName, Config)> = tunnels
+            .iter()
+            .filter_map(|(name, text)| Config::parse(text).ok().map(|p| (name.clone(), p.config)))
+            .collect();
+        let bytes = culvert_config::export_zip(configs.iter().map(|(n, c)| (n, c)))
+            .map_err(|e| IpcError::internal(format!("cannot build the archive: {e}")))?;
+        Ok(ResponseBody::Zip {
+            bytes: SecretBytes::new(bytes),
+        })
+    }
+
+    fn save_state(&self) -> Result<(), IpcError> {
+        self.state_file
+            .save(&self.state)
+            .map_err(|e| IpcError::internal(format!("cannot save the service state: {e}")))
+    }
+
+    /// Takes every tunnel down (the service is stopping), keeping them marked active so
+    /// they come back at the next start.
+    pub fn shutdown(&mut self) {
+        for (name, tunnel) in std::mem::take(&mut self.active) {
+            if let Err(error) = tunnel.deactivate() {
+                tracing::error!(tunnel = %name, %error, "stopping");
+            }
+        }
+    }
+}
+
+fn endpoint_text(endpoint: &culvert_config::Endpoint) -> String {
+    match &endpoint.host {
+        culvert_config::Host::Ip(ip) => std::net::SocketAddr::new(*ip, endpoint.port).to_string(),
+        culvert_config::Host::Name(name) => format!("{name}:{}", endpoint.port),
+    }
+}
+
+fn store_error(error: StoreError) -> IpcError {
+    match error {
+        StoreError::NotFound(name) => IpcError::new(
+            IpcErrorKind::NotFound,
+            format!("there is no tunnel named `{name}`"),
+        ),
+        StoreError::AlreadyExists(name) => IpcError::new(
+            IpcErrorKind::AlreadyExists,
+            format!("a tunnel named `{name}` exists already"),
+        ),
+        StoreError::Invalid { name, errors } => match TunnelName::new(&name) {
+            Ok(name) => IpcError::invalid_config(&name, &errors),
+            Err(_) => IpcError::invalid_request(errors.to_string()),
+        },
+        other => IpcError::internal(other.to_string()),
+    }
+}

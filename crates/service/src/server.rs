@@ -1,0 +1,216 @@
+//! The IPC server: who may connect, the hello exchange, one response per request, and
+//! events to subscribers. A thread per client; requests that change tunnels go through
+//! the manager one at a time.
+
+use crate::hub::{Hub, Subscription};
+use crate::logring::LogRing;
+use crate::manager::Manager;
+use culvert_ipc::{
+    ClientMessage, Event, IpcError, Listener, PROTOCOL_VERSION, Request, Response, ResponseBody,
+    SERVICE_GROUP, ServerMessage, ServiceStatus, Stream, authorize, decode, read_frame, request_id,
+    write_frame,
+};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Outgoing messages a client may have queued before it counts as too slow.
+const CLIENT_QUEUE: usize = 1_024;
+
+pub struct Server {
+    manager: Mutex<Manager>,
+    hub: Arc<Hub>,
+    log: Arc<LogRing>,
+    started: Instant,
+    group: String,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    pub fn new(manager: Manager, hub: Arc<Hub>, log: Arc<LogRing>) -> Arc<Self> {
+        Arc::new(Self {
+            manager: Mutex::new(manager),
+            hub,
+            log,
+            started: Instant::now(),
+            group: SERVICE_GROUP.into(),
+        })
+    }
+
+    /// Accepts clients until the listener fails.
+    pub fn serve(self: &Arc<Self>, listener: Listener) {
+        loop {
+            match listener.accept() {
+                Ok(stream) => {
+                    let server = Arc::clone(self);
+                    let spawned = std::thread::Builder::new()
+                        .name("ipc-client".into())
+                        .spawn(move || server.client(stream));
+                    if let Err(error) = spawned {
+                        tracing::error!(%error, "cannot serve a client");
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "accepting clients failed");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    /// Publishes every active tunnel's counters once a second, forever.
+    pub fn publish_stats(self: &Arc<Self>) {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let stats: Vec<_> = {
+                let manager = self.manager();
+                manager
+                    .active_names()
+                    .into_iter()
+                    .map(|name| (manager.peer_stats(&name), name))
+                    .collect()
+            };
+            for (peers, name) in stats {
+                self.hub.publish(Event::Stats { name, peers });
+            }
+        }
+    }
+
+    /// Takes all tunnels down for a stop of the service.
+    pub fn shutdown(&self) {
+        self.manager().shutdown();
+    }
+
+    fn manager(&self) -> std::sync::MutexGuard<'_, Manager> {
+        self.manager.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn client(self: Arc<Self>, stream: Stream) {
+        let identity = match authorize(&stream, &self.group) {
+            Ok(identity) => identity,
+            Err(error) => {
+                tracing::warn!(%error, "refused a client");
+                let mut stream = stream;
+                let _ = write_frame(&mut stream, &ServerMessage::Rejected { error });
+                return;
+            }
+        };
+        let (Ok(mut reader), mut writer) = (stream.try_clone(), stream) else {
+            return;
+        };
+        let hello = match read_frame(&mut reader)
+            .ok()
+            .flatten()
+            .map(|f| decode::<ClientMessage>(&f))
+        {
+            Some(Ok(ClientMessage::Hello(hello))) => hello,
+            _ => {
+                let error = IpcError::invalid_request("the first message must be a hello");
+                let _ = write_frame(&mut writer, &ServerMessage::Rejected { error });
+                return;
+            }
+        };
+        let answer = hello.answer(env!("CARGO_PKG_VERSION"));
+        let welcomed = matches!(answer, ServerMessage::Welcome(_));
+        if write_frame(&mut writer, &answer).is_err() || !welcomed {
+            return;
+        }
+        tracing::debug!(client = %hello.client, %identity, "client connected");
+
+        let (queue, outgoing) = sync_channel::<ServerMessage>(CLIENT_QUEUE);
+        let subscription = self.hub.register(queue.clone());
+        let writer_thread = std::thread::spawn(move || {
+            for message in outgoing {
+                if write_frame(&mut writer, &message).is_err() {
+                    break;
+                }
+            }
+        });
+        while let Ok(Some(frame)) = read_frame(&mut reader) {
+            let envelope = match decode::<ClientMessage>(&frame) {
+                Ok(ClientMessage::Request(envelope)) => envelope,
+                Ok(ClientMessage::Hello(_)) | Err(_) => match request_id(&frame) {
+                    // A request we cannot read still gets its answer.
+                    Some(id) => {
+                        let error = IpcError::invalid_request("this request could not be read");
+                        if queue
+                            .send(ServerMessage::Response(Response::error(id, error)))
+                            .is_err()
+                        {
+                            break;
+                        }
+                        continue;
+                    }
+                    None => break,
+                },
+            };
+            tracing::debug!(request = envelope.request.type_name(), "request");
+            let result = self.handle(envelope.request, &subscription);
+            if queue
+                .send(ServerMessage::Response(Response {
+                    id: envelope.id,
+                    result,
+                }))
+                .is_err()
+            {
+                break;
+            }
+        }
+        drop(queue);
+        subscription.lock().map(|mut s| s.clear()).ok();
+        let _ = writer_thread.join();
+    }
+
+    fn handle(
+        &self,
+        request: Request,
+        subscription: &Subscription,
+    ) -> Result<ResponseBody, IpcError> {
+        match request {
+            Request::Subscribe { events } => {
+                *subscription.lock().unwrap_or_else(|e| e.into_inner()) = events;
+                Ok(ResponseBody::Done)
+            }
+            Request::Unsubscribe => {
+                subscription
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+                Ok(ResponseBody::Done)
+            }
+            Request::ReadLog { since, limit } => Ok(ResponseBody::LogLines {
+                lines: self.log.read(since, limit as usize),
+            }),
+            Request::ServiceStatus => {
+                let manager = self.manager();
+                Ok(ResponseBody::Status(ServiceStatus {
+                    service_version: env!("CARGO_PKG_VERSION").into(),
+                    protocol_version: PROTOCOL_VERSION,
+                    pid: std::process::id(),
+                    uptime_secs: self.started.elapsed().as_secs(),
+                    tunnels: manager.tunnel_count() as u32,
+                    active: manager.active_names(),
+                    clients: self.hub.clients() as u32,
+                    scripts_enabled: false,
+                }))
+            }
+            other => {
+                let mut manager = self.manager();
+                let result = manager.handle(other);
+                let events = manager.take_events();
+                drop(manager);
+                for event in events {
+                    self.hub.publish(event);
+                }
+                result
+            }
+        }
+    }
+}
