@@ -1,6 +1,7 @@
 //! The tunnel manager: every request a client can make, against the config store, the
 //! state file and the active tunnels. Synchronous; the IPC server serialises access.
 
+use crate::scripts::{self, Hook, Settings};
 use crate::state::{ServiceState, StateFile};
 use crate::store::{ConfigStore, StoreError};
 use crate::tunnel::{ActiveTunnel, TunnelOptions};
@@ -17,6 +18,8 @@ use std::time::Duration;
 /// Where the manager keeps things.
 #[derive(Debug, Clone)]
 pub struct ManagerPaths {
+    /// The service's own settings (`culvertd.toml`).
+    pub settings: std::path::PathBuf,
     pub tunnels: std::path::PathBuf,
     pub state: std::path::PathBuf,
     pub netconf: Paths,
@@ -27,6 +30,7 @@ pub struct Manager {
     state_file: StateFile,
     state: ServiceState,
     netconf: Paths,
+    settings: Settings,
     active: BTreeMap<String, ActiveTunnel>,
     /// Events for subscribers, drained by the server after each request.
     events: Vec<Event>,
@@ -60,6 +64,7 @@ impl Manager {
             state_file: StateFile::new(&paths.state),
             state: StateFile::new(&paths.state).load(),
             netconf: paths.netconf.clone(),
+            settings: Settings::load(&paths.settings),
             active: BTreeMap::new(),
             events: Vec::new(),
         })
@@ -84,6 +89,10 @@ impl Manager {
 
     pub fn active_names(&self) -> Vec<TunnelName> {
         self.active.values().map(|t| t.name().clone()).collect()
+    }
+
+    pub fn scripts_enabled(&self) -> bool {
+        self.settings.allow_scripts
     }
 
     pub fn tunnel_count(&self) -> usize {
@@ -384,15 +393,14 @@ impl Manager {
                 }
             }
         }
-        let scripts = [
+        let hook_failed = |e: String| IpcError::internal(format!("cannot activate `{name}`: {e}"));
+        scripts::run(
+            Hook::PreUp,
             &config.interface.pre_up,
-            &config.interface.post_up,
-            &config.interface.pre_down,
-            &config.interface.post_down,
-        ];
-        if scripts.iter().any(|s| !s.is_empty()) {
-            tracing::warn!(tunnel = %name.as_str(), "PreUp/PostUp/PreDown/PostDown are stored but not run: scripts are disabled");
-        }
+            name.as_str(),
+            self.settings,
+        )
+        .map_err(hook_failed)?;
         let options = self.options(name);
         self.events.push(Event::TunnelState {
             name: name.clone(),
@@ -410,7 +418,13 @@ impl Manager {
                     state: TunnelState::Active,
                 });
                 tracing::info!(tunnel = %name.as_str(), "active");
-                Ok(())
+                scripts::run(
+                    Hook::PostUp,
+                    &config.interface.post_up,
+                    name.as_str(),
+                    self.settings,
+                )
+                .map_err(hook_failed)
             }
             Err(error) => {
                 let message = error.to_string();
@@ -431,6 +445,18 @@ impl Manager {
         let Some(tunnel) = self.active.remove(name.as_str()) else {
             return Ok(());
         };
+        let config = self.load(name).ok();
+        let settings = self.settings;
+        let hook = |hook, commands: Option<&Vec<String>>| {
+            let Some(commands) = commands else { return };
+            if let Err(error) = scripts::run(hook, commands, name.as_str(), settings) {
+                tracing::error!(tunnel = %name.as_str(), %error, "going down anyway");
+            }
+        };
+        hook(
+            Hook::PreDown,
+            config.as_ref().map(|c| &c.interface.pre_down),
+        );
         self.events.push(Event::TunnelState {
             name: name.clone(),
             state: TunnelState::Deactivating,
@@ -438,6 +464,10 @@ impl Manager {
         self.state.active.retain(|n| n != name.as_str());
         self.save_state()?;
         let result = tunnel.deactivate();
+        hook(
+            Hook::PostDown,
+            config.as_ref().map(|c| &c.interface.post_down),
+        );
         self.events.push(Event::TunnelState {
             name: name.clone(),
             state: TunnelState::Inactive,

@@ -198,7 +198,7 @@ impl Server {
                     tunnels: manager.tunnel_count() as u32,
                     active: manager.active_names(),
                     clients: self.hub.clients() as u32,
-                    scripts_enabled: false,
+                    scripts_enabled: manager.scripts_enabled(),
                 }))
             }
             other => {

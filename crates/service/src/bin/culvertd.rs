@@ -41,6 +41,7 @@ fn options() -> anyhow::Result<Options> {
     Ok(Options {
         socket,
         paths: ManagerPaths {
+            settings: config_dir.join("culvertd.toml"),
             tunnels: config_dir.join("tunnels"),
             state: state_dir.join("state.json"),
             netconf: culvert_netconf::Paths {
