@@ -91,6 +91,16 @@ impl Manager {
         self.active.values().map(|t| t.name().clone()).collect()
     }
 
+    /// Re-resolves stale DNS-named endpoints of every active tunnel.
+    pub fn refresh_endpoints(&mut self) {
+        let unix_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        for tunnel in self.active.values_mut() {
+            tunnel.refresh_endpoints(unix_now);
+        }
+    }
+
     pub fn scripts_enabled(&self) -> bool {
         self.settings.allow_scripts
     }

@@ -65,10 +65,14 @@ impl Server {
         }
     }
 
-    /// Publishes every active tunnel's counters once a second, forever.
+    /// Publishes every active tunnel's counters once a second, and re-resolves stale
+    /// DNS-named endpoints every 30 seconds, forever.
     pub fn publish_stats(self: &Arc<Self>) {
-        loop {
+        for tick in 1u64.. {
             std::thread::sleep(Duration::from_secs(1));
+            if tick % 30 == 0 {
+                self.manager().refresh_endpoints();
+            }
             let stats: Vec<_> = {
                 let manager = self.manager();
                 manager

@@ -9,6 +9,7 @@ use culvert_netconf::{DEFAULT_FWMARK, Dns, NetConf, Paths, TunnelNetwork};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The runtime choices of a tunnel, kept in the state file, never in its config.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -136,6 +137,52 @@ impl ActiveTunnel {
         Ok(())
     }
 
+    /// Re-resolves DNS-named endpoints of peers that have not completed a handshake
+    /// recently (wg-quick's reresolve-dns), so a server whose address changed is found
+    /// again. Returns how many endpoints moved.
+    pub fn refresh_endpoints(&mut self, unix_now: Duration) -> usize {
+        let info = self.interface.info();
+        let mut moved = Vec::new();
+        for (i, peer) in self.config.peers.iter().enumerate() {
+            let Some(endpoint) = &peer.endpoint else {
+                continue;
+            };
+            let Host::Name(host) = &endpoint.host else {
+                continue;
+            };
+            let live = info
+                .peers
+                .iter()
+                .find(|p| p.public_key == *peer.public_key.as_bytes());
+            if !needs_refresh(live.map(|p| p.last_handshake), unix_now) {
+                continue;
+            }
+            let Ok(Some(address)) = resolve(host, endpoint.port) else {
+                continue;
+            };
+            if self.endpoints.get(i).copied().flatten() != Some(address) {
+                moved.push((i, *peer.public_key.as_bytes(), address));
+            }
+        }
+        for (i, public_key, address) in &moved {
+            let change = PeerChange {
+                public_key: *public_key,
+                update_only: true,
+                endpoint: Some(*address),
+                ..Default::default()
+            };
+            let request = SetRequest {
+                peers: vec![change],
+                ..Default::default()
+            };
+            if self.interface.apply(&request).is_ok() {
+                self.endpoints[*i] = Some(*address);
+                tracing::info!(tunnel = self.name.as_str(), endpoint = %address, "endpoint re-resolved");
+            }
+        }
+        moved.len()
+    }
+
     /// Undoes the network changes, then removes the interface.
     pub fn deactivate(mut self) -> Result<(), TunnelError> {
         let reverted = self.netconf.take().map(NetConf::revert).transpose();
@@ -163,19 +210,33 @@ fn resolve_endpoints(config: &Config) -> Result<Vec<Option<SocketAddr>>, TunnelE
             };
             match &endpoint.host {
                 Host::Ip(ip) => Ok(Some(SocketAddr::new(*ip, endpoint.port))),
-                Host::Name(host) => (host.as_str(), endpoint.port)
-                    .to_socket_addrs()
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_owned()))
-                    .map(Some)
-                    .map_err(|reason| TunnelError::Endpoint {
+                Host::Name(host) => {
+                    resolve(host, endpoint.port).map_err(|reason| TunnelError::Endpoint {
                         host: host.clone(),
                         port: endpoint.port,
                         reason,
-                    }),
+                    })
+                }
             }
         })
         .collect()
+}
+
+fn resolve(host: &str, port: u16) -> Result<Option<SocketAddr>, String> {
+    let mut addresses = (host, port).to_socket_addrs().map_err(|e| e.to_string())?;
+    addresses
+        .next()
+        .map(Some)
+        .ok_or_else(|| "no address".to_owned())
+}
+
+/// wg-quick's rule: re-resolve when the last handshake is older than 135 s (a session
+/// would have been renewed by then) or there never was one.
+fn needs_refresh(last_handshake: Option<Duration>, unix_now: Duration) -> bool {
+    match last_handshake {
+        Some(at) if at > Duration::ZERO => unix_now.saturating_sub(at) > Duration::from_secs(135),
+        _ => true,
+    }
 }
 
 /// The whole engine configuration for `config` in `mode`.
@@ -239,5 +300,24 @@ fn network(
             search: interface.dns_search.clone(),
         }),
         kill_switch: options.kill_switch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_re_resolved_only_for_stale_sessions() {
+        let now = Duration::from_secs(1_800_000_000);
+        assert!(needs_refresh(None, now));
+        assert!(needs_refresh(Some(Duration::ZERO), now));
+        assert!(!needs_refresh(Some(now - Duration::from_secs(60)), now));
+        assert!(needs_refresh(Some(now - Duration::from_secs(136)), now));
+        assert!(
+            resolve("localhost", 51820)
+                .unwrap()
+                .is_some_and(|a| a.ip().is_loopback() && a.port() == 51820)
+        );
     }
 }
