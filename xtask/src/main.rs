@@ -4,6 +4,7 @@
 //! means adding a module and a row to [`COMMANDS`].
 
 mod bench;
+mod run;
 mod sys;
 mod test;
 
@@ -16,6 +17,11 @@ struct Command {
 }
 
 const COMMANDS: &[Command] = &[
+    Command {
+        name: "run",
+        about: "install, build, start culvertd (and the app), and offer a local demo tunnel",
+        main: run::main,
+    },
     Command {
         name: "test",
         about: "install what the tests need, then fmt, clippy, every Rust test and the front end's",
