@@ -21,6 +21,11 @@ impl Hub {
         subscription
     }
 
+    /// Forgets a client, so its outgoing queue closes and its connection with it.
+    pub fn unregister(&self, subscription: &Subscription) {
+        self.lock().retain(|(s, _)| !Arc::ptr_eq(s, subscription));
+    }
+
     pub fn clients(&self) -> usize {
         self.lock().len()
     }

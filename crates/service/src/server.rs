@@ -168,7 +168,7 @@ impl Server {
             }
         }
         drop(queue);
-        subscription.lock().map(|mut s| s.clear()).ok();
+        self.hub.unregister(&subscription);
         let _ = writer_thread.join();
     }
 
