@@ -1,11 +1,12 @@
 //! The tunnel manager: every request a client can make, against the config store, the
 //! state file and the active tunnels. Synchronous; the IPC server serialises access.
 
+use crate::routing::RoutingMode;
 use crate::scripts::{self, Hook, Settings};
 use crate::state::{ServiceState, StateFile};
 use crate::store::{ConfigStore, StoreError};
 use crate::tunnel::{ActiveTunnel, TunnelOptions};
-use culvert_config::{Config, TunnelName};
+use culvert_config::{Config, PrefixSet, TunnelName};
 use culvert_ipc::{
     ConfigText, Event, ImportedTunnel, InterfaceInfo, IpcError, IpcErrorKind, OnConflict, PeerInfo,
     PeerStats, RedactedConfigText, Request, ResponseBody, SecretBytes, SkippedEntry, TunnelDetail,
@@ -388,19 +389,17 @@ impl Manager {
             return Ok(());
         }
         let config = self.load(name)?;
-        // Two tunnels may not claim the same destinations.
+        // Two tunnels may not claim the same destinations or addresses.
+        let options = self.options(name);
         for (other, tunnel) in &self.active {
-            if let Ok(other_config) = self.load(tunnel.name()) {
-                let overlap = config.overlap(&other_config);
-                if !overlap.is_empty() {
-                    return Err(IpcError::new(
-                        IpcErrorKind::Conflict,
-                        format!(
-                            "`{name}` and the active `{other}` both route {:?}",
-                            overlap.prefixes()
-                        ),
-                    ));
-                }
+            let Ok(other_config) = self.load(tunnel.name()) else {
+                continue;
+            };
+            if let Some(conflict) = conflict(&config, options, &other_config, tunnel.options()) {
+                return Err(IpcError::new(
+                    IpcErrorKind::Conflict,
+                    format!("`{name}` cannot be active with `{other}`: {conflict}"),
+                ));
             }
         }
         let hook_failed = |e: String| IpcError::internal(format!("cannot activate `{name}`: {e}"));
@@ -411,7 +410,6 @@ impl Manager {
             self.settings,
         )
         .map_err(hook_failed)?;
-        let options = self.options(name);
         self.events.push(Event::TunnelState {
             name: name.clone(),
             state: TunnelState::Activating,
@@ -546,6 +544,38 @@ impl Manager {
     }
 }
 
+/// Why two tunnels cannot be up together, if they cannot: their routes or their
+/// addresses overlap, or both want the default route.
+fn conflict(
+    config: &Config,
+    options: TunnelOptions,
+    other: &Config,
+    other_options: TunnelOptions,
+) -> Option<String> {
+    let routes = config.overlap(other);
+    if !routes.is_empty() {
+        return Some(format!("both route {}", list(&routes)));
+    }
+    let addresses =
+        |c: &Config| -> PrefixSet { c.interface.addresses.iter().map(|a| a.trunc()).collect() };
+    let shared = addresses(config).intersection(&addresses(other));
+    if !shared.is_empty() {
+        return Some(format!("their addresses overlap in {}", list(&shared)));
+    }
+    if options.mode != RoutingMode::Split && other_options.mode != RoutingMode::Split {
+        return Some("both take over the default route (set one to split)".into());
+    }
+    None
+}
+
+fn list(set: &PrefixSet) -> String {
+    set.prefixes()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn endpoint_text(endpoint: &culvert_config::Endpoint) -> String {
     match &endpoint.host {
         culvert_config::Host::Ip(ip) => std::net::SocketAddr::new(*ip, endpoint.port).to_string(),
@@ -568,5 +598,48 @@ fn store_error(error: StoreError) -> IpcError {
             Err(_) => IpcError::invalid_request(errors.to_string()),
         },
         other => IpcError::internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(address: &str, allowed: &str) -> Config {
+        let key = culvert_config::PrivateKey::generate();
+        let peer = culvert_config::PrivateKey::generate().public_key();
+        let text = format!(
+            "[Interface]\nPrivateKey = {}\nAddress = {address}\n\n[Peer]\nPublicKey = {peer}\nAllowedIPs = {allowed}\n",
+            &*key.to_base64()
+        );
+        Config::parse(&text).unwrap().config
+    }
+
+    #[test]
+    fn conflicts_name_what_overlaps() {
+        let split = TunnelOptions::default();
+        let full = TunnelOptions {
+            mode: RoutingMode::Full,
+            kill_switch: false,
+        };
+        let a = config("10.1.0.2/24", "10.1.0.0/24");
+        let b = config("10.2.0.2/24", "10.2.0.0/24");
+        assert_eq!(conflict(&a, split, &b, split), None);
+        assert_eq!(conflict(&a, full, &b, split), None);
+        let routes = config("10.3.0.2/24", "10.1.0.128/25");
+        assert_eq!(
+            conflict(&a, split, &routes, split).unwrap(),
+            "both route 10.1.0.128/25"
+        );
+        let addresses = config("10.2.0.9/24", "192.0.2.0/24");
+        assert_eq!(
+            conflict(&b, split, &addresses, split).unwrap(),
+            "their addresses overlap in 10.2.0.0/24"
+        );
+        assert!(
+            conflict(&a, full, &b, full)
+                .unwrap()
+                .contains("default route")
+        );
     }
 }
