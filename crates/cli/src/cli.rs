@@ -12,11 +12,14 @@ use culvert_ipc::{DEFAULT_ADDRESS, OnConflict, RoutingMode, TunnelName};
 const AFTER_HELP: &str = "\
 Examples:
   culvert import ~/Downloads/home.conf
+  culvert import ~/Pictures/office.png
   culvert up home
   culvert mode home full
   culvert killswitch home on
   culvert show home
   culvert watch home
+  culvert export home --qr
+  umask 077; culvert genkey | tee private.key | culvert pubkey
 
 Exit status: 0 success, 1 the service or a file refused (the message says why),
 2 usage error, 3 culvertd could not be reached.";
@@ -47,10 +50,11 @@ pub enum Command {
     /// List the tunnels with their state, routing mode and kill switch.
     List(Json),
 
-    /// Show a tunnel: its interface, and each peer with live statistics when up.
+    /// Show a tunnel, or every tunnel: its interface, and each peer with live
+    /// statistics when up.
     Show {
-        /// The tunnel's name.
-        name: TunnelName,
+        /// The tunnel's name; without it, every tunnel is shown.
+        name: Option<TunnelName>,
         #[command(flatten)]
         json: Json,
     },
@@ -89,13 +93,16 @@ pub enum Command {
         state: Switch,
     },
 
-    /// Import tunnels from wg-quick .conf files and .zip archives of them.
+    /// Import tunnels from wg-quick .conf files, .zip archives of them, and QR codes.
     ///
     /// A .conf file's tunnel is named after the file (`My Laptop.conf` becomes
-    /// `My_Laptop`); a .zip imports every .conf inside. When a tunnel of that name
-    /// exists the import fails, unless --replace or --rename says otherwise.
+    /// `My_Laptop`); a .zip imports every .conf inside; a PNG or JPEG image (a photo
+    /// or screenshot of a tunnel's QR code) imports the config in the code, named after
+    /// the image (`office.png` becomes `office`). Every file is checked before anything
+    /// is imported. When a tunnel of that name exists the import fails, unless
+    /// --replace or --rename says otherwise.
     Import {
-        /// wg-quick .conf files and .zip archives.
+        /// wg-quick .conf files, .zip archives and PNG or JPEG images of QR codes.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Overwrite a tunnel of the same name.
@@ -137,9 +144,10 @@ pub enum Command {
         yes: bool,
     },
 
-    /// Print a tunnel's config, or write it to a file (mode 0600).
+    /// Print a tunnel's config, write it to a file (mode 0600), or show it as a QR code.
     ///
-    /// The private key stays hidden unless --private-key is given.
+    /// The private key stays hidden unless --private-key is given. --qr draws the
+    /// config with its private key as a QR code for a phone, after asking.
     Export {
         /// The tunnel's name.
         name: TunnelName,
@@ -147,8 +155,16 @@ pub enum Command {
         #[arg(long)]
         private_key: bool,
         /// Write to FILE instead of standard output.
-        #[arg(short, long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE", conflicts_with_all = ["qr", "json"])]
         output: Option<PathBuf>,
+        /// Show the config, with its private key, as a QR code on the terminal.
+        #[arg(long, conflicts_with = "json")]
+        qr: bool,
+        /// With --qr: do not ask; required when standard input is not a terminal.
+        #[arg(short, long, requires = "qr")]
+        yes: bool,
+        #[command(flatten)]
+        json: Json,
     },
 
     /// Write every tunnel to a .zip archive (mode 0600).
@@ -161,7 +177,7 @@ pub enum Command {
         private_keys: bool,
     },
 
-    /// Show a tunnel's config as a QR code for a phone; it holds the private key.
+    /// Show a tunnel's config as a QR code for a phone (the same as export --qr).
     Qr {
         /// The tunnel's name.
         name: TunnelName,
@@ -190,6 +206,16 @@ pub enum Command {
         #[command(flatten)]
         json: Json,
     },
+
+    /// Print a new private key (base64), as `wg genkey` does; needs no service.
+    Genkey,
+
+    /// Read a private key from standard input and print its public key, as `wg pubkey`
+    /// does; needs no service.
+    Pubkey,
+
+    /// Print a new pre-shared key (base64), as `wg genpsk` does; needs no service.
+    Genpsk,
 }
 
 /// `--json`, on the commands whose output a program may want to read.

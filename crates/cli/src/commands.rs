@@ -6,7 +6,10 @@ use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context as _, anyhow, bail};
-use culvert_ipc::{Request, ResponseBody, RoutingMode, TunnelName, TunnelSummary};
+use culvert_ipc::{
+    ClientError, IpcErrorKind, Request, ResponseBody, RoutingMode, TunnelDetail, TunnelName,
+    TunnelSummary,
+};
 use serde::Serialize;
 
 use crate::console::{Console, confirm};
@@ -137,8 +140,12 @@ pub(crate) fn list(ctx: &mut Ctx<'_>, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn show(ctx: &mut Ctx<'_>, name: &TunnelName, json: bool) -> anyhow::Result<()> {
+/// One tunnel, or every tunnel when `name` is `None` (a JSON array then).
+pub(crate) fn show(ctx: &mut Ctx<'_>, name: Option<&TunnelName>, json: bool) -> anyhow::Result<()> {
     let service = ctx.connect()?;
+    let Some(name) = name else {
+        return show_all(ctx, &*service, json);
+    };
     let request = Request::GetTunnel { name: name.clone() };
     let detail = match call(&*service, request)? {
         ResponseBody::Tunnel(detail) => detail,
@@ -149,6 +156,26 @@ pub(crate) fn show(ctx: &mut Ctx<'_>, name: &TunnelName, json: bool) -> anyhow::
     }
     let now = ctx.now_unix();
     write!(ctx.out, "{}", format::tunnel_detail(&detail, now))?;
+    Ok(())
+}
+
+/// Every tunnel listed, each as `show NAME` shows it. A tunnel deleted between the
+/// list and its turn is left out.
+fn show_all(ctx: &mut Ctx<'_>, service: &dyn Service, json: bool) -> anyhow::Result<()> {
+    let mut details: Vec<TunnelDetail> = Vec::new();
+    for tunnel in list_tunnels(service)? {
+        match service.request(Request::GetTunnel { name: tunnel.name }) {
+            Ok(ResponseBody::Tunnel(detail)) => details.push(detail),
+            Ok(other) => return Err(unexpected("tunnel", &other)),
+            Err(ClientError::Service(e)) if e.kind == IpcErrorKind::NotFound => {}
+            Err(e) => return Err(request_failed(e)),
+        }
+    }
+    if json {
+        return ctx.print_json(&details);
+    }
+    let now = ctx.now_unix();
+    write!(ctx.out, "{}", format::tunnel_details(&details, now))?;
     Ok(())
 }
 
@@ -265,11 +292,20 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, name: &TunnelName, yes: bool) -> anyhow:
     Ok(())
 }
 
+/// `culvert export NAME --json`.
+#[derive(Serialize)]
+struct ExportedJson<'a> {
+    name: &'a TunnelName,
+    include_private_key: bool,
+    text: &'a str,
+}
+
 pub(crate) fn export(
     ctx: &mut Ctx<'_>,
     name: &TunnelName,
     include_private_key: bool,
     output: Option<&Path>,
+    json: bool,
 ) -> anyhow::Result<()> {
     let service = ctx.connect()?;
     let request = Request::ExportTunnel {
@@ -284,6 +320,14 @@ pub(crate) fn export(
         Some(path) => {
             write_private(path, text.as_str().as_bytes())?;
             writeln!(ctx.out, "wrote {name} to {}", path.display())?;
+        }
+        None if json => {
+            let exported = ExportedJson {
+                name,
+                include_private_key,
+                text: text.as_str(),
+            };
+            ctx.print_json(&exported)?;
         }
         None => {
             ctx.out.write_all(text.as_str().as_bytes())?;
@@ -313,6 +357,7 @@ pub(crate) fn export_all(
     Ok(())
 }
 
+/// `culvert export NAME --qr`, and its older spelling `culvert qr NAME`.
 pub(crate) fn qr(ctx: &mut Ctx<'_>, name: &TunnelName, yes: bool) -> anyhow::Result<()> {
     let confirmation = ctx.check_confirmation(
         yes,

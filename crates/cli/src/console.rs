@@ -1,14 +1,16 @@
 //! Everything a command needs from the person at the terminal besides standard
-//! output: whether anyone is there to ask, asking, messages on standard error, the
-//! clock (for "1 minute ago") and the editor. The real one is [`Terminal`]; tests
+//! output: whether anyone is there to ask, asking, what is piped into standard input
+//! (`culvert pubkey`), messages on standard error, the clock (for "1 minute ago") and
+//! the editor. The real one is [`Terminal`]; tests
 //! substitute a scripted one.
 
-use std::io::{self, BufRead as _, IsTerminal as _, Write};
+use std::io::{self, BufRead as _, IsTerminal as _, Read as _, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
+use zeroize::Zeroizing;
 
 pub trait Console {
     /// Whether standard input is a terminal, so a question can be answered.
@@ -17,6 +19,10 @@ pub trait Console {
     /// Shows `prompt` on standard error and reads one line from standard input
     /// (without its line ending); `None` at end of input.
     fn ask(&mut self, prompt: &str) -> io::Result<Option<String>>;
+
+    /// All of standard input, but at most `limit + 1` bytes (more than `limit` means
+    /// too much). Zeroed when dropped: it may be a private key.
+    fn read_input(&mut self, limit: usize) -> io::Result<Zeroizing<Vec<u8>>>;
 
     /// Standard error: warnings, diagnostics, questions.
     fn err(&mut self) -> &mut dyn Write;
@@ -62,6 +68,18 @@ impl Console for Terminal {
             return Ok(None);
         }
         Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
+    }
+
+    fn read_input(&mut self, limit: usize) -> io::Result<Zeroizing<Vec<u8>>> {
+        let limit = limit.saturating_add(1);
+        // Room for all of it up front, so no copy of a key is left behind by a
+        // reallocation.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(limit));
+        io::stdin()
+            .lock()
+            .take(limit as u64)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 
     fn err(&mut self) -> &mut dyn Write {

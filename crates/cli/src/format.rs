@@ -100,7 +100,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// The `culvert list` table, then the reason for each tunnel in error.
 pub fn tunnel_table(tunnels: &[TunnelSummary]) -> String {
     if tunnels.is_empty() {
-        return "No tunnels yet; add one with: culvert import FILE.conf\n".to_owned();
+        return NO_TUNNELS.to_owned();
     }
     let rows: Vec<Vec<String>> = tunnels
         .iter()
@@ -154,7 +154,23 @@ pub fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
 }
 
-/// `culvert show`: the interface, then each peer, in the manner of `wg show`.
+/// `culvert list` and `culvert show` without tunnels.
+const NO_TUNNELS: &str = "No tunnels yet; add one with: culvert import FILE.conf\n";
+
+/// `culvert show` without a name: each tunnel as [`tunnel_detail`] writes it, a blank
+/// line between two, as `wg show` separates interfaces.
+pub fn tunnel_details(details: &[TunnelDetail], now: u64) -> String {
+    if details.is_empty() {
+        return NO_TUNNELS.to_owned();
+    }
+    details
+        .iter()
+        .map(|detail| tunnel_detail(detail, now))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `culvert show NAME`: the interface, then each peer, in the manner of `wg show`.
 pub fn tunnel_detail(detail: &TunnelDetail, now: u64) -> String {
     let summary = &detail.summary;
     let interface = &detail.interface;

@@ -1,14 +1,16 @@
-//! `culvert import FILE...`: `.conf` files and `.zip` archives of them.
+//! `culvert import FILE...`: `.conf` files, `.zip` archives of them, and PNG or JPEG
+//! images of QR codes.
 //!
-//! Every file is read and every `.conf` checked with culvert-config before the
-//! service is asked anything, so a typo in one file imports nothing and shows every
-//! diagnostic. Then each file is sent; a refusal of one (a taken name) does not stop
+//! Every file is read, every QR code decoded and every config checked with
+//! culvert-config before the service is asked anything, so a typo in one file (or an
+//! image without a code) imports nothing and shows every diagnostic. A config read
+//! from a QR code is then imported exactly as a `.conf` file is. Then each file is sent; a refusal of one (a taken name) does not stop
 //! the others, and the command fails at the end if any was refused.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
-use culvert_config::MAX_CONF_BYTES;
+use culvert_config::{DiagnosticCode, MAX_CONF_BYTES, MAX_IMAGE_BYTES};
 use culvert_ipc::{
     ClientError, ConfigText, ImportedTunnel, IpcError, IpcErrorKind, MAX_FRAME, OnConflict,
     Request, ResponseBody, SecretBytes, TunnelName,
@@ -27,7 +29,19 @@ const ENVELOPE: usize = 1024;
 /// The largest archive that fits in one request: base64 makes 4 bytes of 3.
 pub(crate) const MAX_ZIP_SEND: usize = (MAX_FRAME - ENVELOPE) / 4 * 3;
 
-/// A file read and checked, ready to send.
+/// Files are read up to the largest kind accepted: an image.
+const MAX_READ: usize = if MAX_IMAGE_BYTES > MAX_ZIP_SEND {
+    MAX_IMAGE_BYTES
+} else {
+    MAX_ZIP_SEND
+};
+
+/// Extensions of the images a QR code is read from (any case).
+const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+const JPEG_MAGIC: &[u8] = b"\xff\xd8\xff";
+
+/// A file read and checked, ready to send. A QR code image becomes a `Conf`.
 enum Input {
     Conf {
         path: PathBuf,
@@ -112,10 +126,8 @@ fn several(ctx: &mut Ctx<'_>, mut errors: Vec<anyhow::Error>, summary: String) -
 
 fn read_input(path: &Path) -> anyhow::Result<Input> {
     let shown = path.display();
-    let mut bytes = read_at_most(path, MAX_ZIP_SEND as u64)?;
-    let is_zip = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    let mut bytes = read_at_most(path, MAX_READ as u64)?;
+    let is_zip = has_extension(path, &["zip"])
         || bytes.starts_with(b"PK\x03\x04")
         || bytes.starts_with(b"PK\x05\x06");
     if is_zip {
@@ -131,6 +143,15 @@ fn read_input(path: &Path) -> anyhow::Result<Input> {
             path: path.to_owned(),
             bytes,
         });
+    }
+    let file_name = path
+        .file_name()
+        .map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
+    let is_image = has_extension(path, &IMAGE_EXTENSIONS)
+        || bytes.starts_with(PNG_MAGIC)
+        || bytes.starts_with(JPEG_MAGIC);
+    if is_image {
+        return read_qr_image(path, &bytes, &file_name);
     }
     if bytes.len() as u64 > MAX_CONF_BYTES {
         bail!(
@@ -153,14 +174,64 @@ fn read_input(path: &Path) -> anyhow::Result<Input> {
             format::diagnostics(errors.diagnostics()).trim_end()
         );
     }
-    let file_name = path
-        .file_name()
-        .map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
     Ok(Input::Conf {
         path: path.to_owned(),
         name: TunnelName::from_file_name(&file_name),
         text,
     })
+}
+
+/// The config in the QR code of an image, checked as a `.conf` file is, named after
+/// the image without its extension (`My Phone.png` is `My_Phone`).
+fn read_qr_image(path: &Path, bytes: &[u8], file_name: &str) -> anyhow::Result<Input> {
+    let shown = path.display();
+    if bytes.len() > MAX_IMAGE_BYTES {
+        bail!(
+            "{shown} is over {} MiB, too large for an image of a QR code",
+            MAX_IMAGE_BYTES / (1024 * 1024)
+        );
+    }
+    let text =
+        Zeroizing::new(culvert_config::decode_qr(bytes).map_err(|e| anyhow!("{shown}: {e}"))?);
+    if let Err(errors) = culvert_config::parse(&text) {
+        if errors
+            .errors()
+            .any(|d| d.code == DiagnosticCode::MissingInterface)
+        {
+            bail!("the QR code in {shown} is not a tunnel config (it has no [Interface] section)");
+        }
+        let count = errors.errors().count();
+        bail!(
+            "the QR code in {shown} is not a valid tunnel config ({}):\n{}",
+            format::count(count, "error"),
+            format::diagnostics(errors.diagnostics()).trim_end()
+        );
+    }
+    Ok(Input::Conf {
+        path: path.to_owned(),
+        name: TunnelName::from_file_name(strip_image_extension(file_name)),
+        text,
+    })
+}
+
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension()
+        .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// `office.png` is `office`; a name without an image extension stays as it is.
+fn strip_image_extension(file_name: &str) -> &str {
+    match file_name.rsplit_once('.') {
+        Some((stem, extension))
+            if !stem.is_empty()
+                && IMAGE_EXTENSIONS
+                    .iter()
+                    .any(|x| extension.eq_ignore_ascii_case(x)) =>
+        {
+            stem
+        }
+        _ => file_name,
+    }
 }
 
 fn import_conf(

@@ -12,6 +12,7 @@
 //! - `console.rs`: the [`Console`] seam: questions, standard error, clock, editor.
 //! - `commands.rs`: the commands that are one request each (list, up, export, ...).
 //! - `import.rs`, `edit.rs`, `follow.rs` (log, watch): the longer ones.
+//! - `keys.rs`: genkey, pubkey, genpsk, which never connect.
 //! - `format.rs`: pure formatting; `files.rs`: reading inputs, writing private files.
 
 pub mod cli;
@@ -23,6 +24,7 @@ mod files;
 mod follow;
 pub mod format;
 mod import;
+mod keys;
 pub mod service;
 
 use std::io::Write;
@@ -57,7 +59,7 @@ pub fn run(
 fn dispatch(command: Command, ctx: &mut commands::Ctx<'_>) -> anyhow::Result<()> {
     match command {
         Command::List(json) => commands::list(ctx, json.json),
-        Command::Show { name, json } => commands::show(ctx, &name, json.json),
+        Command::Show { name, json } => commands::show(ctx, name.as_ref(), json.json),
         Command::Status(json) => commands::status(ctx, json.json),
         Command::Up { name } => commands::up(ctx, &name),
         Command::Down { name } => commands::down(ctx, &name),
@@ -74,9 +76,18 @@ fn dispatch(command: Command, ctx: &mut commands::Ctx<'_>) -> anyhow::Result<()>
         Command::Delete { name, yes } => commands::delete(ctx, &name, yes),
         Command::Export {
             name,
+            qr: true,
+            yes,
+            ..
+        } => commands::qr(ctx, &name, yes),
+        Command::Export {
+            name,
             private_key,
             output,
-        } => commands::export(ctx, &name, private_key, output.as_deref()),
+            qr: false,
+            yes: _,
+            json,
+        } => commands::export(ctx, &name, private_key, output.as_deref(), json.json),
         Command::ExportAll {
             output,
             private_keys,
@@ -88,6 +99,9 @@ fn dispatch(command: Command, ctx: &mut commands::Ctx<'_>) -> anyhow::Result<()>
             json,
         } => follow::log(ctx, lines, follow, json.json),
         Command::Watch { name, json } => follow::watch(ctx, name.as_ref(), json.json),
+        Command::Genkey => keys::genkey(ctx),
+        Command::Pubkey => keys::pubkey(ctx),
+        Command::Genpsk => keys::genpsk(ctx),
     }
 }
 

@@ -587,3 +587,254 @@ impl std::io::Write for BrokenPipe {
         Ok(())
     }
 }
+
+/// A second tunnel for `show` without a name: down, no peers.
+fn office() -> TunnelDetail {
+    TunnelDetail {
+        summary: summary("office", TunnelState::Inactive, RoutingMode::Split, false),
+        config_text: RedactedConfigText::new(&format!(
+            "[Interface]\nPrivateKey = {PRIV}\nAddress = 10.1.0.2/32\n"
+        )),
+        interface: InterfaceInfo {
+            public_key: PEER.to_owned(),
+            addresses: vec!["10.1.0.2/32".parse().unwrap()],
+            dns: vec![],
+            listen_port: None,
+            mtu: Some(1420),
+        },
+        peers: vec![],
+    }
+}
+
+#[test]
+fn show_without_a_name_shows_every_tunnel() {
+    let fake = Fake::new()
+        .respond(ResponseBody::TunnelList {
+            tunnels: vec![detail().summary, office().summary],
+        })
+        .respond(ResponseBody::Tunnel(detail()))
+        .respond(ResponseBody::Tunnel(office()));
+    let o = run_cli(&["show"], &fake).ok();
+    assert_eq!(
+        o.sent,
+        vec![
+            Request::ListTunnels,
+            Request::GetTunnel { name: name("wg0") },
+            Request::GetTunnel {
+                name: name("office")
+            },
+        ]
+    );
+    assert_eq!(
+        o.out,
+        format!(
+            "interface: wg0\n\
+             \x20 state: active\n\
+             \x20 routing: full, kill switch on\n\
+             \x20 public key: {PUB}\n\
+             \x20 addresses: 10.0.0.2/32, fd00::2/128\n\
+             \x20 dns: 1.1.1.1, example.com\n\
+             \x20 listening port: 51820\n\
+             \x20 mtu: automatic\n\
+             \n\
+             peer: {PEER}\n\
+             \x20 preshared key: (hidden)\n\
+             \x20 endpoint: 192.0.2.1:51820\n\
+             \x20 allowed ips: 0.0.0.0/0, ::/0\n\
+             \x20 latest handshake: 1 minute, 3 seconds ago\n\
+             \x20 transfer: 1.21 KiB received, 92 B sent\n\
+             \x20 persistent keepalive: every 25 seconds\n\
+             \n\
+             interface: office\n\
+             \x20 state: inactive\n\
+             \x20 routing: split, kill switch off\n\
+             \x20 public key: {PEER}\n\
+             \x20 addresses: 10.1.0.2/32\n\
+             \x20 dns: none\n\
+             \x20 listening port: automatic\n\
+             \x20 mtu: 1420\n\
+             \n\
+             No peers yet; add one with: culvert edit office\n"
+        )
+    );
+    assert_eq!(
+        o.out,
+        format!(
+            "{}\n{}",
+            culvert_cli::format::tunnel_detail(&detail(), NOW),
+            culvert_cli::format::tunnel_detail(&office(), NOW)
+        )
+    );
+    assert!(!o.out.contains(PRIV) && !o.out.contains(PSK));
+}
+
+#[test]
+fn show_without_a_name_in_json_is_an_array_of_details() {
+    let fake = Fake::new()
+        .respond(ResponseBody::TunnelList {
+            tunnels: vec![detail().summary, office().summary],
+        })
+        .respond(ResponseBody::Tunnel(detail()))
+        .respond(ResponseBody::Tunnel(office()));
+    let o = run_cli(&["show", "--json"], &fake).ok();
+    let parsed: Vec<TunnelDetail> = serde_json::from_str(&o.out).unwrap();
+    assert_eq!(parsed, vec![detail(), office()]);
+
+    let fake = Fake::new().respond(ResponseBody::TunnelList { tunnels: vec![] });
+    assert_eq!(run_cli(&["show", "--json"], &fake).ok().out, "[]\n");
+}
+
+#[test]
+fn show_without_a_name_skips_a_tunnel_deleted_meanwhile() {
+    let fake = Fake::new()
+        .respond(ResponseBody::TunnelList {
+            tunnels: vec![
+                summary("gone", TunnelState::Inactive, RoutingMode::Split, false),
+                office().summary,
+            ],
+        })
+        .fail(ClientError::Service(IpcError::tunnel_not_found(&name(
+            "gone",
+        ))))
+        .respond(ResponseBody::Tunnel(office()));
+    let o = run_cli(&["show"], &fake).ok();
+    assert_eq!(o.sent.len(), 3);
+    assert_eq!(o.out, culvert_cli::format::tunnel_detail(&office(), NOW));
+
+    // Any other refusal is the command's error.
+    let fake = Fake::new()
+        .respond(ResponseBody::TunnelList {
+            tunnels: vec![office().summary],
+        })
+        .fail(service_error(IpcErrorKind::Internal, "the disk is on fire"));
+    let o = run_cli(&["show"], &fake);
+    assert_eq!(o.code(), 1);
+    assert_eq!(o.error(), "the disk is on fire");
+}
+
+#[test]
+fn show_without_tunnels_says_how_to_add_one() {
+    let fake = Fake::new().respond(ResponseBody::TunnelList { tunnels: vec![] });
+    let o = run_cli(&["show"], &fake).ok();
+    assert_eq!(o.sent, vec![Request::ListTunnels]);
+    assert_eq!(
+        o.out,
+        "No tunnels yet; add one with: culvert import FILE.conf\n"
+    );
+}
+
+#[test]
+fn export_json_holds_the_name_and_the_text() {
+    let redacted = redact_config_text(&conf());
+    let fake = Fake::new().respond(ResponseBody::Exported {
+        text: redacted.clone().into(),
+    });
+    let o = run_cli(&["export", "wg0", "--json"], &fake).ok();
+    assert_eq!(
+        o.sent,
+        vec![Request::ExportTunnel {
+            name: name("wg0"),
+            include_private_key: false
+        }]
+    );
+    let value: serde_json::Value = serde_json::from_str(&o.out).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "name": "wg0",
+            "include_private_key": false,
+            "text": redacted,
+        })
+    );
+    assert!(o.out.ends_with("}\n"));
+
+    let fake = Fake::new().respond(ResponseBody::Exported {
+        text: conf().into(),
+    });
+    let o = run_cli(&["export", "--private-key", "--json", "wg0"], &fake).ok();
+    let value: serde_json::Value = serde_json::from_str(&o.out).unwrap();
+    assert_eq!(value["include_private_key"], true);
+    assert_eq!(value["text"], conf());
+}
+
+#[test]
+fn export_qr_refuses_without_yes_when_stdin_is_not_a_terminal() {
+    let fake = Fake::new();
+    let o = run_cli(&["export", "wg0", "--qr"], &fake);
+    assert_eq!(o.code(), 2);
+    assert_eq!(
+        o.error(),
+        "refusing to show the private key of wg0 without confirmation: standard input is not \
+         a terminal; pass --yes"
+    );
+    assert_eq!(o.out, "");
+    assert_eq!(o.connects, 0, "a refusal needs no service");
+}
+
+#[test]
+fn export_qr_with_yes_prints_the_code_with_the_private_key() {
+    let fake = Fake::new().respond(ResponseBody::Exported {
+        text: conf().into(),
+    });
+    let o = run_cli(&["export", "wg0", "--qr", "--yes"], &fake).ok();
+    assert_eq!(
+        o.sent,
+        vec![Request::ExportTunnel {
+            name: name("wg0"),
+            include_private_key: true
+        }]
+    );
+    let code = culvert_config::qr_terminal(&conf()).unwrap();
+    let first_line = code.lines().next().unwrap();
+    assert!(!first_line.is_empty());
+    assert!(o.out.starts_with(&format!("{first_line}\n")), "{}", o.out);
+    assert_eq!(o.out, format!("{code}\n"));
+    assert!(
+        !o.out.contains(PRIV),
+        "the key is in the code, not in the text"
+    );
+    assert!(o.err.contains("Scan it in the WireGuard app"), "{}", o.err);
+
+    // `qr` is the same command.
+    let fake = Fake::new().respond(ResponseBody::Exported {
+        text: conf().into(),
+    });
+    let alias = run_cli(&["qr", "wg0", "-y"], &fake).ok();
+    assert_eq!(alias.sent, o.sent);
+    assert_eq!(alias.out, o.out);
+    assert_eq!(alias.err, o.err);
+}
+
+#[test]
+fn export_qr_asks_on_a_terminal() {
+    let fake = Fake::new();
+    let o = run_with(
+        &["export", "wg0", "--qr"],
+        &fake,
+        &mut FakeConsole::tty(&["n"]),
+    );
+    assert_eq!(o.code(), 1);
+    assert_eq!(o.error(), "the QR code was not shown");
+    assert!(o.sent.is_empty());
+    assert_eq!(
+        o.asked,
+        vec![
+            "The QR code holds the private key of wg0: anyone who sees or photographs it can \
+             use the tunnel. Show it? [y/N] "
+        ]
+    );
+
+    let fake = Fake::new().respond(ResponseBody::Exported {
+        text: conf().into(),
+    });
+    let o = run_with(
+        &["export", "wg0", "--qr"],
+        &fake,
+        &mut FakeConsole::tty(&["y"]),
+    )
+    .ok();
+    assert_eq!(
+        o.out,
+        format!("{}\n", culvert_config::qr_terminal(&conf()).unwrap())
+    );
+}

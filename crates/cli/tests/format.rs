@@ -273,3 +273,25 @@ fn counts_and_diagnostics() {
         "  line 1, column 2: a\n  line 3, column 4: warning: b\n"
     );
 }
+
+#[test]
+fn every_tunnels_details_are_separated_by_a_blank_line() {
+    assert_eq!(
+        tunnel_details(&[], NOW),
+        "No tunnels yet; add one with: culvert import FILE.conf\n"
+    );
+    assert_eq!(
+        tunnel_details(&[detail()], NOW),
+        tunnel_detail(&detail(), NOW)
+    );
+    let mut second = detail();
+    second.summary.name = name("office");
+    assert_eq!(
+        tunnel_details(&[detail(), second.clone()], NOW),
+        format!(
+            "{}\n{}",
+            tunnel_detail(&detail(), NOW),
+            tunnel_detail(&second, NOW)
+        )
+    );
+}

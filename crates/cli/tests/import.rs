@@ -298,3 +298,146 @@ fn the_service_going_away_stops_the_import() {
     assert_eq!(o.code(), 3);
     assert_eq!(o.sent.len(), 1);
 }
+
+/// A 16x16 white greyscale PNG: an image without a QR code.
+const BLANK_PNG: [u8; 72] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x10, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x98, 0xa0,
+    0xbd, 0x00, 0x00, 0x00, 0x0f, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0xf8, 0x8f, 0x06, 0x18,
+    0x46, 0xb6, 0x00, 0x00, 0x80, 0xf9, 0xff, 0x01, 0x91, 0xeb, 0x20, 0x1a, 0x00, 0x00, 0x00, 0x00,
+    0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+#[test]
+fn a_qr_code_image_is_imported_as_its_config_named_after_the_image() {
+    let dir = TempDir::new("import-qr");
+    fs::write(
+        dir.join("My Phone.PNG"),
+        culvert_config::qr_png(&conf()).unwrap(),
+    )
+    .unwrap();
+    let path = dir.path("My Phone.PNG");
+    let fake = Fake::new().respond(ResponseBody::Imported(imported(
+        "My_Phone", "My_Phone", false,
+    )));
+    let o = run_cli(&["import", "--rename", &path], &fake).ok();
+    assert_eq!(
+        o.sent,
+        vec![Request::ImportTunnel {
+            name: name("My_Phone"),
+            config_text: conf().into(),
+            on_conflict: OnConflict::Rename,
+        }]
+    );
+    assert_eq!(o.out, format!("imported My_Phone from {path}\n"));
+    assert_eq!(o.err, "");
+}
+
+#[test]
+fn an_image_is_recognised_by_its_contents_too() {
+    let dir = TempDir::new("import-qr-magic");
+    let other = format!("{}# the office\n", conf());
+    fs::write(dir.join("shot"), culvert_config::qr_png(&conf()).unwrap()).unwrap();
+    fs::write(
+        dir.join("office.conf.png"),
+        culvert_config::qr_png(&other).unwrap(),
+    )
+    .unwrap();
+    let fake = Fake::new()
+        .respond(ResponseBody::Imported(imported("shot", "shot", false)))
+        .respond(ResponseBody::Imported(imported("office", "office", false)));
+    let o = run_cli(
+        &["import", &dir.path("shot"), &dir.path("office.conf.png")],
+        &fake,
+    )
+    .ok();
+    assert_eq!(
+        o.sent,
+        vec![
+            Request::ImportTunnel {
+                name: name("shot"),
+                config_text: conf().into(),
+                on_conflict: OnConflict::Fail,
+            },
+            Request::ImportTunnel {
+                name: name("office"),
+                config_text: other.into(),
+                on_conflict: OnConflict::Fail,
+            },
+        ]
+    );
+}
+
+#[test]
+fn an_image_without_a_qr_code_imports_nothing() {
+    let dir = TempDir::new("import-qr-none");
+    fs::write(dir.join("blank.png"), BLANK_PNG).unwrap();
+    fs::write(dir.join("good.conf"), conf()).unwrap();
+    let fake = Fake::new();
+    let o = run_cli(
+        &["import", &dir.path("good.conf"), &dir.path("blank.png")],
+        &fake,
+    );
+    assert_eq!(o.code(), 1);
+    assert_eq!(
+        o.error(),
+        format!(
+            "{}: no QR code was found in the image; try a sharper, closer, well-lit picture",
+            dir.path("blank.png")
+        )
+    );
+    assert_eq!(o.connects, 0, "nothing is sent when a file is wrong");
+}
+
+#[test]
+fn a_qr_code_that_is_not_a_config_is_refused() {
+    let dir = TempDir::new("import-qr-other");
+    fs::write(
+        dir.join("link.png"),
+        culvert_config::qr_png("https://example.com/").unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("broken.png"),
+        culvert_config::qr_png("[Interface]\nPrivateKey = nope\nAddress = 10.0.0.2/32\n").unwrap(),
+    )
+    .unwrap();
+    fs::write(dir.join("text.jpg"), conf()).unwrap();
+    let fake = Fake::new();
+    let o = run_cli(
+        &[
+            "import",
+            &dir.path("link.png"),
+            &dir.path("broken.png"),
+            &dir.path("text.jpg"),
+        ],
+        &fake,
+    );
+    assert_eq!(o.code(), 1);
+    assert_eq!(
+        o.error(),
+        "3 of 3 files cannot be imported; nothing was imported"
+    );
+    let errors: Vec<&str> = o.err.split("error: ").skip(1).collect();
+    assert_eq!(errors.len(), 3, "{}", o.err);
+    assert_eq!(
+        errors[0],
+        format!(
+            "the QR code in {} is not a tunnel config (it has no [Interface] section)\n",
+            dir.path("link.png")
+        )
+    );
+    assert!(
+        errors[1].starts_with(&format!(
+            "the QR code in {} is not a valid tunnel config (1 error):\n  line 2, column 14: ",
+            dir.path("broken.png")
+        )),
+        "{}",
+        errors[1]
+    );
+    assert_eq!(
+        errors[2],
+        format!("{}: not a PNG or JPEG image\n", dir.path("text.jpg"))
+    );
+    assert_eq!(o.connects, 0);
+}

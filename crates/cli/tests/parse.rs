@@ -59,14 +59,28 @@ fn list_show_status() {
     assert_eq!(
         command(&["show", "wg0"]),
         Command::Show {
-            name: name("wg0"),
+            name: Some(name("wg0")),
             json: NO_JSON
         }
     );
     assert_eq!(
         command(&["show", "--json", "wg0"]),
         Command::Show {
-            name: name("wg0"),
+            name: Some(name("wg0")),
+            json: JSON
+        }
+    );
+    assert_eq!(
+        command(&["show"]),
+        Command::Show {
+            name: None,
+            json: NO_JSON
+        }
+    );
+    assert_eq!(
+        command(&["show", "--json"]),
+        Command::Show {
+            name: None,
             json: JSON
         }
     );
@@ -183,7 +197,10 @@ fn export_export_all_qr() {
         Command::Export {
             name: name("wg0"),
             private_key: false,
-            output: None
+            output: None,
+            qr: false,
+            yes: false,
+            json: NO_JSON,
         }
     );
     assert_eq!(
@@ -192,6 +209,9 @@ fn export_export_all_qr() {
             name: name("wg0"),
             private_key: true,
             output: Some("wg0.conf".into()),
+            qr: false,
+            yes: false,
+            json: NO_JSON,
         }
     );
     assert_eq!(
@@ -199,7 +219,43 @@ fn export_export_all_qr() {
         Command::Export {
             name: name("wg0"),
             private_key: false,
-            output: Some("x".into())
+            output: Some("x".into()),
+            qr: false,
+            yes: false,
+            json: NO_JSON,
+        }
+    );
+    assert_eq!(
+        command(&["export", "wg0", "--json"]),
+        Command::Export {
+            name: name("wg0"),
+            private_key: false,
+            output: None,
+            qr: false,
+            yes: false,
+            json: JSON,
+        }
+    );
+    assert_eq!(
+        command(&["export", "wg0", "--qr"]),
+        Command::Export {
+            name: name("wg0"),
+            private_key: false,
+            output: None,
+            qr: true,
+            yes: false,
+            json: NO_JSON,
+        }
+    );
+    assert_eq!(
+        command(&["export", "-y", "--qr", "wg0"]),
+        Command::Export {
+            name: name("wg0"),
+            private_key: false,
+            output: None,
+            qr: true,
+            yes: true,
+            json: NO_JSON,
         }
     );
     assert_eq!(
@@ -272,6 +328,42 @@ fn log_and_watch() {
             json: JSON
         }
     );
+}
+
+#[test]
+fn genkey_pubkey_genpsk() {
+    assert_eq!(command(&["genkey"]), Command::Genkey);
+    assert_eq!(command(&["pubkey"]), Command::Pubkey);
+    assert_eq!(command(&["genpsk"]), Command::Genpsk);
+    for args in [
+        &["genkey", "x"][..],
+        &["pubkey", "key"],
+        &["genpsk", "--json"],
+    ] {
+        assert_eq!(
+            usage_error(args).kind(),
+            ErrorKind::UnknownArgument,
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn export_flags_that_do_not_go_together_are_usage_errors() {
+    for args in [
+        &["export", "wg0", "--qr", "-o", "x.conf"][..],
+        &["export", "wg0", "--qr", "--json"],
+        &["export", "wg0", "--json", "-o", "x.conf"],
+    ] {
+        assert_eq!(
+            usage_error(args).kind(),
+            ErrorKind::ArgumentConflict,
+            "{args:?}"
+        );
+    }
+    let e = usage_error(&["export", "wg0", "--yes"]);
+    assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+    assert!(e.to_string().contains("--qr"), "{e}");
 }
 
 #[test]
@@ -353,6 +445,8 @@ fn help_and_version_exit_0() {
         &["help"],
         &["help", "import"],
         &["import", "--help"],
+        &["help", "pubkey"],
+        &["export", "--help"],
         &["--version"],
     ] {
         let e = Cli::try_parse_from(std::iter::once("culvert").chain(args.iter().copied()))

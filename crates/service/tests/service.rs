@@ -3,6 +3,9 @@
 //! `kill -9` and a restart that undoes the crashed run's network changes and brings the
 //! tunnel back. Needs root.
 
+mod common;
+
+use common::{kill9, start_culvertd};
 use culvert_config::TunnelName;
 use culvert_ipc::{
     Client, ConfigText, Event, EventKind, OnConflict, Request, ResponseBody, TunnelState,
@@ -10,32 +13,6 @@ use culvert_ipc::{
 use culvert_netlab::{Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, can_run, wait_for};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-struct Daemon {
-    pid: u32,
-}
-
-fn start_culvertd(lab: &mut Lab, socket: &Path, dir: &Path) -> Daemon {
-    let _ = std::fs::remove_file(socket);
-    let pid = lab.spawn(
-        0,
-        &[
-            env!("CARGO_BIN_EXE_culvertd"),
-            "--socket",
-            socket.to_str().unwrap(),
-            "--config-dir",
-            dir.join("etc").to_str().unwrap(),
-            "--state-dir",
-            dir.join("var").to_str().unwrap(),
-            "--resolv-conf",
-            dir.join("resolv.conf").to_str().unwrap(),
-        ],
-    );
-    wait_for("culvertd's socket", Duration::from_secs(20), || {
-        socket.exists()
-    });
-    Daemon { pid }
-}
 
 fn connect(socket: &Path) -> Client {
     culvert_ipc::connect_with_retry(socket, 50, Duration::from_millis(100))
@@ -121,7 +98,7 @@ fn import_activate_crash_and_come_back() {
     drop(client);
 
     // A crash: nothing is cleaned up by the dying process.
-    kill9(daemon.pid);
+    kill9(daemon);
     wait_for(
         "the interface to vanish with its process",
         Duration::from_secs(10),
@@ -161,12 +138,4 @@ fn import_activate_crash_and_come_back() {
         "the mode was kept"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn kill9(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }

@@ -138,10 +138,12 @@ impl Connector for FakeConnector {
 
 pub type Editor = Box<dyn FnMut(&Path) -> anyhow::Result<()>>;
 
-/// A terminal as a script: whether stdin is one, the answers typed, the editor.
+/// A terminal as a script: whether stdin is one, the answers typed, what is piped
+/// into standard input, the editor.
 pub struct FakeConsole {
     pub tty: bool,
     pub answers: VecDeque<String>,
+    pub input: Vec<u8>,
     pub asked: Vec<String>,
     pub err: Vec<u8>,
     pub editor: Editor,
@@ -153,6 +155,7 @@ impl FakeConsole {
         FakeConsole {
             tty: false,
             answers: VecDeque::new(),
+            input: Vec::new(),
             asked: Vec::new(),
             err: Vec::new(),
             editor: Box::new(|_| panic!("no editor expected")),
@@ -167,6 +170,14 @@ impl FakeConsole {
             ..FakeConsole::new()
         }
     }
+
+    /// Standard input is a pipe carrying `input`.
+    pub fn piped(input: &[u8]) -> Self {
+        FakeConsole {
+            input: input.to_vec(),
+            ..FakeConsole::new()
+        }
+    }
 }
 
 impl Console for FakeConsole {
@@ -177,6 +188,11 @@ impl Console for FakeConsole {
     fn ask(&mut self, prompt: &str) -> std::io::Result<Option<String>> {
         self.asked.push(prompt.to_owned());
         Ok(self.answers.pop_front())
+    }
+
+    fn read_input(&mut self, limit: usize) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+        let taken = self.input.len().min(limit + 1);
+        Ok(zeroize::Zeroizing::new(self.input[..taken].to_vec()))
     }
 
     fn err(&mut self) -> &mut dyn std::io::Write {
