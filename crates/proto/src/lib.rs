@@ -22,6 +22,7 @@ mod peer;
 mod ratelimit;
 pub mod replay;
 mod session;
+mod staged;
 mod tai64n;
 mod timers;
 

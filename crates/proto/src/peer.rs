@@ -5,8 +5,7 @@
 
 use crate::constants::{
     CONSTRUCTION, IDENTIFIER, INITIATION_MIN_INTERVAL, KEEPALIVE_TIMEOUT, MAX_HANDSHAKE_ATTEMPTS,
-    MAX_STAGED_PACKETS, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, REKEY_TIMEOUT,
-    ZERO_KEYS_AFTER,
+    REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, REKEY_TIMEOUT, ZERO_KEYS_AFTER,
 };
 use crate::cookie::CookieGenerator;
 use crate::device::Shared;
@@ -17,9 +16,9 @@ use crate::messages::{
 };
 use crate::noise::{self, SymmetricState};
 use crate::session::{Keypair, Keypairs, Slot, max_transport_len};
+use crate::staged::Staged;
 use crate::tai64n::Tai64N;
 use crate::{Error, PeerId};
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -645,50 +644,6 @@ fn ip_packet_len(plaintext: &[u8]) -> Option<usize> {
     (header..=plaintext.len()).contains(&len).then_some(len)
 }
 
-/// Buffers kept for reuse: enough for a burst, without an idle peer holding megabytes.
-const MAX_SPARE_BUFFERS: usize = 16;
-
-/// Packets waiting for a session, in buffers that are reused rather than reallocated.
-#[derive(Default)]
-struct Staged {
-    queue: VecDeque<Vec<u8>>,
-    spare: Vec<Vec<u8>>,
-}
-
-impl Staged {
-    fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
-
-    /// Keeps the newest packets: the oldest is dropped when the queue is full.
-    fn push(&mut self, packet: &[u8]) {
-        let mut buffer = if self.queue.len() >= MAX_STAGED_PACKETS {
-            self.queue.pop_front().expect("full queue")
-        } else {
-            self.spare.pop().unwrap_or_default()
-        };
-        buffer.clear();
-        buffer.extend_from_slice(packet);
-        self.queue.push_back(buffer);
-    }
-
-    fn pop(&mut self) -> Option<Vec<u8>> {
-        self.queue.pop_front()
-    }
-
-    fn recycle(&mut self, buffer: Vec<u8>) {
-        if self.spare.len() < MAX_SPARE_BUFFERS {
-            self.spare.push(buffer);
-        }
-    }
-
-    fn clear(&mut self) {
-        while let Some(buffer) = self.queue.pop_front() {
-            self.recycle(buffer);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,18 +663,5 @@ mod tests {
         assert_eq!(ip_packet_len(&[0x10; 32]), None);
         assert_eq!(ip_packet_len(&[]), None);
         assert_eq!(ip_packet_len(&[0x45, 0, 0]), None);
-    }
-
-    #[test]
-    fn staged_queue_keeps_the_newest_and_reuses_buffers() {
-        let mut staged = Staged::default();
-        for i in 0..(MAX_STAGED_PACKETS + 2) {
-            staged.push(&[i as u8]);
-        }
-        assert_eq!(staged.queue.len(), MAX_STAGED_PACKETS);
-        assert_eq!(staged.pop().unwrap(), vec![2]);
-        staged.clear();
-        assert!(staged.is_empty());
-        assert_eq!(staged.spare.len(), MAX_SPARE_BUFFERS);
     }
 }
