@@ -147,6 +147,18 @@ pub fn import_zip(bytes: &[u8]) -> Result<Vec<ImportedFile>, ZipError> {
 pub fn export_zip<'a>(
     tunnels: impl IntoIterator<Item = (&'a TunnelName, &'a Config)>,
 ) -> Result<Vec<u8>, ZipError> {
+    let texts: Vec<(&TunnelName, Zeroizing<String>)> = tunnels
+        .into_iter()
+        .map(|(name, config)| (name, Zeroizing::new(config.to_text())))
+        .collect();
+    export_zip_texts(texts.iter().map(|(name, text)| (*name, text.as_str())))
+}
+
+/// Like [`export_zip`], with each tunnel's text as given (the service exports what it
+/// stored, or that text with its keys hidden).
+pub fn export_zip_texts<'a>(
+    tunnels: impl IntoIterator<Item = (&'a TunnelName, &'a str)>,
+) -> Result<Vec<u8>, ZipError> {
     let write_error = |e: &dyn fmt::Display| ZipError::Write(e.to_string());
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
@@ -154,7 +166,7 @@ pub fn export_zip<'a>(
         .last_modified_time(DateTime::default())
         .unix_permissions(0o600);
     let mut seen = HashSet::new();
-    for (name, config) in tunnels {
+    for (name, text) in tunnels {
         if !seen.insert(name.clone()) {
             return Err(ZipError::DuplicateName(name.to_string()));
         }
@@ -167,7 +179,6 @@ pub fn export_zip<'a>(
         writer
             .start_file(format!("{name}.conf"), options)
             .map_err(|e| write_error(&e))?;
-        let text = Zeroizing::new(config.to_text());
         writer
             .write_all(text.as_bytes())
             .map_err(|e| write_error(&e))?;

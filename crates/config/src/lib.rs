@@ -28,7 +28,7 @@ mod values;
 pub use allowed_ips::{PRIVATE_V4, PRIVATE_V6, PrefixSet, normalise};
 pub use archive::{
     EntryError, ImportedFile, ImportedTunnel, MAX_CONF_BYTES, MAX_ZIP_BYTES, MAX_ZIP_ENTRIES,
-    export_zip, import_zip,
+    export_zip, export_zip_texts, import_zip,
 };
 pub use error::{
     Diagnostic, DiagnosticCode, EndpointError, Error, KeyError, NameError, ParseErrors, QrError,

@@ -139,6 +139,17 @@ impl NetConf {
         }
     }
 
+    /// New endpoint addresses for the kill switch to let through.
+    pub fn set_endpoints(&mut self, endpoints: Vec<SocketAddr>) -> Result<(), Error> {
+        #[cfg(target_os = "linux")]
+        return self.applied.set_endpoints(endpoints);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = endpoints;
+            Err(Error::Unsupported)
+        }
+    }
+
     pub fn set_kill_switch(&mut self, enabled: bool) -> Result<(), Error> {
         #[cfg(target_os = "linux")]
         return self.applied.set_kill_switch(enabled);

@@ -111,7 +111,26 @@ impl Manager {
     }
 
     /// Handles everything but subscriptions and status, which are the server's.
-    pub fn handle(&mut self, request: Request) -> Result<ResponseBody, IpcError> {
+    /// `caller_is_root` says who asks: storing hook scripts is root's alone, since they
+    /// run as root once scripts are enabled.
+    pub fn handle(
+        &mut self,
+        request: Request,
+        caller_is_root: bool,
+    ) -> Result<ResponseBody, IpcError> {
+        if !caller_is_root {
+            let text = match &request {
+                Request::ImportTunnel { config_text, .. }
+                | Request::UpdateTunnel { config_text, .. } => Some(config_text.as_str()),
+                _ => None,
+            };
+            if text.is_some_and(has_hooks) {
+                return Err(IpcError::new(
+                    IpcErrorKind::PermissionDenied,
+                    "PreUp/PostUp/PreDown/PostDown run as root: only root may store a config that has them",
+                ));
+            }
+        }
         match request {
             Request::ListTunnels => {
                 let tunnels = self
@@ -149,6 +168,8 @@ impl Manager {
                     ));
                 }
                 self.store.rename(&from, &to).map_err(store_error)?;
+                // A tunnel that failed to come back at start is not revived under a new name.
+                self.state.active.retain(|n| n != from.as_str());
                 if let Some(options) = self.state.options.remove(from.as_str()) {
                     self.state.options.insert(to.as_str().into(), options);
                     self.save_state()?;
@@ -162,6 +183,7 @@ impl Manager {
                 }
                 self.store.delete(&name).map_err(store_error)?;
                 self.state.options.remove(name.as_str());
+                self.state.active.retain(|n| n != name.as_str());
                 self.save_state()?;
                 self.events.push(Event::TunnelsChanged);
                 Ok(ResponseBody::Done)
@@ -169,6 +191,21 @@ impl Manager {
             Request::Activate { name } => self.activate(&name).map(|()| ResponseBody::Done),
             Request::Deactivate { name } => self.deactivate(&name).map(|()| ResponseBody::Done),
             Request::SetRoutingMode { name, mode } => {
+                // Only one active tunnel can take over the default route.
+                if mode != RoutingMode::Split && self.active.contains_key(name.as_str()) {
+                    let taken = self.active.iter().find(|(other, tunnel)| {
+                        other.as_str() != name.as_str()
+                            && tunnel.options().mode != RoutingMode::Split
+                    });
+                    if let Some((other, _)) = taken {
+                        return Err(IpcError::new(
+                            IpcErrorKind::Conflict,
+                            format!(
+                                "the active `{other}` already takes the default route; set it to split first"
+                            ),
+                        ));
+                    }
+                }
                 self.change_options(&name, |o| o.mode = mode, |t| t.set_mode(mode))
             }
             Request::SetKillSwitch { name, enabled } => self.change_options(
@@ -376,7 +413,15 @@ impl Manager {
         // A saved change takes effect at once, as in the official clients.
         if self.active.contains_key(name.as_str()) {
             self.deactivate(name)?;
-            self.activate(name)?;
+            self.activate(name).map_err(|e| {
+                IpcError::new(
+                    e.kind,
+                    format!(
+                        "`{name}` was saved, but could not come back up: {}",
+                        e.message
+                    ),
+                )
+            })?;
         }
         self.events.push(Event::TunnelsChanged);
         Ok(ResponseBody::Updated {
@@ -426,13 +471,18 @@ impl Manager {
                     state: TunnelState::Active,
                 });
                 tracing::info!(tunnel = %name.as_str(), "active");
-                scripts::run(
+                let post_up = scripts::run(
                     Hook::PostUp,
                     &config.interface.post_up,
                     name.as_str(),
                     self.settings,
-                )
-                .map_err(hook_failed)
+                );
+                if let Err(error) = post_up {
+                    // As wg-quick: a failed PostUp takes the tunnel down again.
+                    let _ = self.deactivate(name);
+                    return Err(hook_failed(error));
+                }
+                Ok(())
             }
             Err(error) => {
                 let message = error.to_string();
@@ -450,38 +500,42 @@ impl Manager {
     }
 
     fn deactivate(&mut self, name: &TunnelName) -> Result<(), IpcError> {
+        // Whatever happens below, this tunnel is no longer wanted at the next start.
+        self.state.active.retain(|n| n != name.as_str());
         let Some(tunnel) = self.active.remove(name.as_str()) else {
+            self.save_state_or_log();
             return Ok(());
         };
-        let config = self.load(name).ok();
+        // The hooks of the config that is up, not of one saved since.
+        let interface = tunnel.config().interface.clone();
         let settings = self.settings;
-        let hook = |hook, commands: Option<&Vec<String>>| {
-            let Some(commands) = commands else { return };
+        let hook = |hook, commands: &Vec<String>| {
             if let Err(error) = scripts::run(hook, commands, name.as_str(), settings) {
                 tracing::error!(tunnel = %name.as_str(), %error, "going down anyway");
             }
         };
-        hook(
-            Hook::PreDown,
-            config.as_ref().map(|c| &c.interface.pre_down),
-        );
+        hook(Hook::PreDown, &interface.pre_down);
         self.events.push(Event::TunnelState {
             name: name.clone(),
             state: TunnelState::Deactivating,
         });
-        self.state.active.retain(|n| n != name.as_str());
-        self.save_state()?;
+        // The network is put back first: a state file that cannot be written must not
+        // leave routes, DNS or a kill switch behind.
         let result = tunnel.deactivate();
-        hook(
-            Hook::PostDown,
-            config.as_ref().map(|c| &c.interface.post_down),
-        );
+        self.save_state_or_log();
+        hook(Hook::PostDown, &interface.post_down);
         self.events.push(Event::TunnelState {
             name: name.clone(),
             state: TunnelState::Inactive,
         });
         tracing::info!(tunnel = %name.as_str(), "inactive");
         result.map_err(|e| IpcError::internal(format!("`{name}` went down, but: {e}")))
+    }
+
+    fn save_state_or_log(&self) {
+        if let Err(error) = self.save_state() {
+            tracing::error!(%error, "the service state is not saved");
+        }
     }
 
     fn change_options(
@@ -514,13 +568,11 @@ impl Manager {
             } else {
                 redact_config_text(&text)
             };
-            tunnels.push((name, text));
+            tunnels.push((name, zeroize::Zeroizing::new(text)));
         }
-        let configs: Vec<(TunnelName, Config)> = tunnels
-            .iter()
-            .filter_map(|(name, text)| Config::parse(text).ok().map(|p| (name.clone(), p.config)))
-            .collect();
-        let bytes = culvert_config::export_zip(configs.iter().map(|(n, c)| (n, c)))
+        // The stored text as the user wrote it (keys hidden unless asked for): a redacted
+        // config no longer parses, so it is never round-tripped through the parser here.
+        let bytes = culvert_config::export_zip_texts(tunnels.iter().map(|(n, t)| (n, t.as_str())))
             .map_err(|e| IpcError::internal(format!("cannot build the archive: {e}")))?;
         Ok(ResponseBody::Zip {
             bytes: SecretBytes::new(bytes),
@@ -542,6 +594,18 @@ impl Manager {
             }
         }
     }
+}
+
+/// Whether a config has any PreUp/PostUp/PreDown/PostDown (an invalid config is left to
+/// the parser's errors).
+fn has_hooks(text: &str) -> bool {
+    culvert_config::parse(text).is_ok_and(|p| {
+        let i = &p.config.interface;
+        !(i.pre_up.is_empty()
+            && i.post_up.is_empty()
+            && i.pre_down.is_empty()
+            && i.post_down.is_empty())
+    })
 }
 
 /// Why two tunnels cannot be up together, if they cannot: their routes or their
@@ -613,6 +677,73 @@ mod tests {
             &*key.to_base64()
         );
         Config::parse(&text).unwrap().config
+    }
+
+    fn manager(tag: &str) -> (Manager, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("culvertd-manager-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = ManagerPaths {
+            settings: dir.join("culvertd.toml"),
+            tunnels: dir.join("tunnels"),
+            state: dir.join("state.json"),
+            netconf: Paths {
+                journal_dir: dir.join("netconf"),
+                resolv_conf: dir.join("resolv.conf"),
+            },
+        };
+        (Manager::open(&paths).unwrap(), dir)
+    }
+
+    fn import(text: String, name: &str) -> Request {
+        Request::ImportTunnel {
+            name: TunnelName::new(name).unwrap(),
+            config_text: ConfigText::new(text),
+            on_conflict: OnConflict::Fail,
+        }
+    }
+
+    #[test]
+    fn only_root_stores_hook_scripts() {
+        let (mut manager, dir) = manager("hooks");
+        let text = config("10.5.0.2/24", "10.5.0.0/24")
+            .to_text()
+            .replace("[Peer]", "PostUp = id\n\n[Peer]");
+        let refused = manager
+            .handle(import(text.clone(), "hooked"), false)
+            .unwrap_err();
+        assert_eq!(refused.kind, IpcErrorKind::PermissionDenied);
+        assert!(manager.handle(import(text, "hooked"), true).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn export_all_without_keys_keeps_every_tunnel_and_hides_keys() {
+        let (mut manager, dir) = manager("export");
+        let a = config("10.6.0.2/24", "10.6.0.0/24");
+        let key = a.interface.private_key.to_base64().to_string();
+        manager.handle(import(a.to_text(), "one"), false).unwrap();
+        manager
+            .handle(
+                import(config("10.7.0.2/24", "10.7.0.0/24").to_text(), "two"),
+                false,
+            )
+            .unwrap();
+        let Ok(ResponseBody::Zip { bytes }) = manager.handle(
+            Request::ExportAllZip {
+                include_private_keys: false,
+            },
+            false,
+        ) else {
+            panic!("a zip")
+        };
+        let entries = culvert_config::import_zip(bytes.as_bytes()).unwrap();
+        assert_eq!(entries.len(), 2);
+        for entry in entries {
+            let tunnel = entry.outcome.unwrap();
+            assert!(!tunnel.text.contains(&key) && tunnel.text.contains("(hidden)"));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -5,6 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
+/// A hook that runs longer than this is stopped: the service must not hang on one.
+const HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
     PreUp,
@@ -52,6 +55,16 @@ pub(crate) fn run(
     interface: &str,
     settings: Settings,
 ) -> Result<(), String> {
+    run_with_timeout(hook, commands, interface, settings, HOOK_TIMEOUT)
+}
+
+fn run_with_timeout(
+    hook: Hook,
+    commands: &[String],
+    interface: &str,
+    settings: Settings,
+    timeout: std::time::Duration,
+) -> Result<(), String> {
     if commands.is_empty() {
         return Ok(());
     }
@@ -63,16 +76,33 @@ pub(crate) fn run(
         );
         return Ok(());
     }
-    for command in commands {
+    for (number, command) in commands.iter().enumerate() {
         let command = command.replace("%i", interface);
-        tracing::info!(tunnel = interface, ?hook, %command, "running");
-        let status = Command::new("sh")
+        // Commands may carry secrets: their text stays out of logs and replies.
+        let what = format!("{hook:?} command {}", number + 1);
+        tracing::info!(tunnel = interface, "running {what}");
+        tracing::debug!(tunnel = interface, %command, "{what}");
+        let mut child = Command::new("sh")
             .arg("-c")
             .arg(&command)
-            .status()
-            .map_err(|e| format!("{hook:?} `{command}`: {e}"))?;
+            .spawn()
+            .map_err(|e| format!("{what}: {e}"))?;
+        let deadline = std::time::Instant::now() + timeout;
+        let status = loop {
+            match child.try_wait().map_err(|e| format!("{what}: {e}"))? {
+                Some(status) => break status,
+                None if std::time::Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "{what} did not finish within {timeout:?} and was stopped"
+                    ));
+                }
+                None => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
         if !status.success() {
-            return Err(format!("{hook:?} `{command}` failed ({status})"));
+            return Err(format!("{what} failed ({status})"));
         }
     }
     Ok(())
@@ -110,6 +140,23 @@ mod tests {
                 }
             )
             .is_err()
+        );
+
+        let slow = vec!["sleep 30 # secret-token".to_owned()];
+        let error = run_with_timeout(
+            Hook::PreUp,
+            &slow,
+            "wg7",
+            Settings {
+                allow_scripts: true,
+            },
+            std::time::Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(error.contains("did not finish"), "{error}");
+        assert!(
+            !error.contains("secret-token"),
+            "command text stays out of errors: {error}"
         );
 
         let toml = dir.join("culvertd.toml");

@@ -15,7 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Outgoing messages a client may have queued before it counts as too slow.
-const CLIENT_QUEUE: usize = 1_024;
+const CLIENT_QUEUE: usize = 256;
+/// Clients served at once; more are refused with a reason, so no one can exhaust the
+/// service's threads and descriptors.
+const MAX_CLIENTS: usize = 64;
+/// A client must say hello within this.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Server {
     manager: Mutex<Manager>,
@@ -23,6 +28,7 @@ pub struct Server {
     log: Arc<LogRing>,
     started: Instant,
     group: String,
+    clients: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Server {
@@ -41,6 +47,7 @@ impl Server {
             log,
             started: Instant::now(),
             group: SERVICE_GROUP.into(),
+            clients: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -48,12 +55,27 @@ impl Server {
     pub fn serve(self: &Arc<Self>, listener: Listener) {
         loop {
             match listener.accept() {
-                Ok(stream) => {
+                Ok(mut stream) => {
+                    use std::sync::atomic::Ordering;
+                    if self.clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                        self.clients.fetch_sub(1, Ordering::SeqCst);
+                        let error = IpcError::new(
+                            culvert_ipc::IpcErrorKind::Busy,
+                            "too many clients are connected",
+                        );
+                        let _ = write_frame(&mut stream, &ServerMessage::Rejected { error });
+                        continue;
+                    }
                     let server = Arc::clone(self);
-                    let spawned = std::thread::Builder::new()
-                        .name("ipc-client".into())
-                        .spawn(move || server.client(stream));
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("ipc-client".into())
+                            .spawn(move || {
+                                Arc::clone(&server).client(stream);
+                                server.clients.fetch_sub(1, Ordering::SeqCst);
+                            });
                     if let Err(error) = spawned {
+                        self.clients.fetch_sub(1, Ordering::SeqCst);
                         tracing::error!(%error, "cannot serve a client");
                     }
                 }
@@ -106,6 +128,9 @@ impl Server {
                 return;
             }
         };
+        // The hello must come soon; after it a client may stay as long as it likes.
+        let stream = std::os::unix::net::UnixStream::from(stream);
+        let _ = stream.set_read_timeout(Some(HELLO_TIMEOUT));
         let (Ok(mut reader), mut writer) = (stream.try_clone(), stream) else {
             return;
         };
@@ -130,13 +155,21 @@ impl Server {
 
         let (queue, outgoing) = sync_channel::<ServerMessage>(CLIENT_QUEUE);
         let subscription = self.hub.register(queue.clone());
-        let writer_thread = std::thread::spawn(move || {
-            for message in outgoing {
-                if write_frame(&mut writer, &message).is_err() {
-                    break;
-                }
-            }
-        });
+        let _ = reader.set_read_timeout(None);
+        let writer_thread =
+            std::thread::Builder::new()
+                .name("ipc-writer".into())
+                .spawn(move || {
+                    for message in outgoing {
+                        if write_frame(&mut writer, &message).is_err() {
+                            break;
+                        }
+                    }
+                });
+        let Ok(writer_thread) = writer_thread else {
+            self.hub.unregister(&subscription);
+            return;
+        };
         while let Ok(Some(frame)) = read_frame(&mut reader) {
             let envelope = match decode::<ClientMessage>(&frame) {
                 Ok(ClientMessage::Request(envelope)) => envelope,
@@ -156,7 +189,8 @@ impl Server {
                 },
             };
             tracing::debug!(request = envelope.request.type_name(), "request");
-            let result = self.handle(envelope.request, &subscription);
+            let is_root = matches!(identity.grant, culvert_ipc::Grant::Root);
+            let result = self.handle(envelope.request, &subscription, is_root);
             if queue
                 .send(ServerMessage::Response(Response {
                     id: envelope.id,
@@ -176,6 +210,7 @@ impl Server {
         &self,
         request: Request,
         subscription: &Subscription,
+        caller_is_root: bool,
     ) -> Result<ResponseBody, IpcError> {
         match request {
             Request::Subscribe { events } => {
@@ -207,7 +242,7 @@ impl Server {
             }
             other => {
                 let mut manager = self.manager();
-                let result = manager.handle(other);
+                let result = manager.handle(other, caller_is_root);
                 let events = manager.take_events();
                 drop(manager);
                 for event in events {

@@ -103,6 +103,10 @@ impl ActiveTunnel {
         &self.name
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub fn options(&self) -> TunnelOptions {
         self.options
     }
@@ -177,7 +181,17 @@ impl ActiveTunnel {
             };
             if self.interface.apply(&request).is_ok() {
                 self.endpoints[*i] = Some(*address);
-                tracing::info!(tunnel = self.name.as_str(), endpoint = %address, "endpoint re-resolved");
+                tracing::info!(
+                    tunnel = self.name.as_str(),
+                    "an endpoint was re-resolved to a new address"
+                );
+                tracing::debug!(tunnel = self.name.as_str(), endpoint = %address, "new endpoint");
+            }
+        }
+        if let Some(netconf) = self.netconf.as_mut().filter(|_| !moved.is_empty()) {
+            let endpoints = self.endpoints.iter().flatten().copied().collect();
+            if let Err(error) = netconf.set_endpoints(endpoints) {
+                tracing::error!(tunnel = self.name.as_str(), %error, "the kill switch does not know the new endpoint");
             }
         }
         moved.len()

@@ -187,6 +187,23 @@ impl Applied {
         self.apply_routing(index)
     }
 
+    /// The peers' endpoints moved (re-resolved): the kill switch must let the new ones
+    /// through.
+    pub(crate) fn set_endpoints(
+        &mut self,
+        endpoints: Vec<std::net::SocketAddr>,
+    ) -> Result<(), Error> {
+        self.network.endpoints = endpoints;
+        if self.network.kill_switch {
+            nft(&killswitch::script(
+                &self.network.interface,
+                &self.network.endpoints,
+                self.network.fwmark,
+            ))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn set_kill_switch(&mut self, enabled: bool) -> Result<(), Error> {
         self.network.kill_switch = enabled;
         if enabled {
