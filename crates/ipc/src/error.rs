@@ -244,6 +244,22 @@ pub enum TransportError {
          and remove it yourself", path = path.display()
     )]
     NotASocket { path: PathBuf },
+    /// The socket's directory could be changed by someone else, who could then replace
+    /// the socket (or put a link where it is about to be created).
+    #[error(
+        "culvertd will not create its socket in {path}: {problem}; {fix}", path = path.display()
+    )]
+    InsecureDirectory {
+        path: PathBuf,
+        problem: String,
+        fix: String,
+    },
+    /// The path changed between creating the socket and setting its owner and mode.
+    #[error(
+        "{path} changed while culvertd was setting it up (something else is writing to \
+         its directory); culvertd did not touch it further", path = path.display()
+    )]
+    Replaced { path: PathBuf },
     #[error("could not {action} {path}: {source}", path = path.display())]
     Io {
         action: &'static str,

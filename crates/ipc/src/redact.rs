@@ -8,6 +8,27 @@
 //!
 //! Both work on lines, not on a parsed config, so that text which does not parse (the
 //! very text an editor is showing errors for) is still redacted.
+//!
+//! Comments (from a line's first `#`) are free text, so a key can sit anywhere in them
+//! (`## PrivateKey = K`, `# old PrivateKey = K`, `# backup: K`). In a comment, every
+//! 44-character standard-base64 token that decodes to exactly 32 bytes (43 base64
+//! characters and one `=`, however it is surrounded) is hidden, and so is the value of a
+//! comment that reads `# PrivateKey = ...`. Public keys in comments are hidden too:
+//! they cannot be told apart from private ones.
+//!
+//! Restoring a comment: a comment holding a placeholder gets its keys back only if it
+//! is, byte for byte, the redacted form of a comment of the stored text (the comment the
+//! editor was shown); it then becomes that stored comment again. Identical redacted
+//! comments are paired in order of appearance. So a key only ever returns to a comment
+//! that showed its placeholder in the same place, and never moves elsewhere. A comment
+//! placeholder that cannot be paired (the comment was edited around it, copied, or
+//! typed in) would silently lose the key it stood for, since the parser ignores
+//! comments: restoring then inserts a line holding only the placeholder just above that
+//! comment, which the parser rejects ("this line has no `=`") at the comment's own line
+//! number, so the save fails and the stored text is kept.
+
+use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 
 use zeroize::Zeroizing;
 
@@ -21,8 +42,8 @@ pub const REDACTED: &str = "(hidden)";
 /// [`REDACTED`], keeping everything else byte for byte.
 ///
 /// Keys are matched as wg-quick does (case-insensitively, `#` starting a comment).
-/// Commented-out keys (`# PrivateKey = ...`, a common way to keep an old key) and
-/// malformed lines (`PrivateKey abc`, no `=`) are redacted too: this errs on the side
+/// Malformed lines (`PrivateKey abc`, no `=`) are redacted too, and in comments every
+/// token that is a 32-byte base64 key (see the module comment): this errs on the side
 /// of hiding.
 pub fn redact_config_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -32,7 +53,7 @@ pub fn redact_config_text(text: &str) -> String {
             Some(hash) => {
                 redact_segment(&body[..hash], &mut out);
                 out.push('#');
-                redact_segment(&body[hash + 1..], &mut out);
+                redact_comment(&body[hash + 1..], &mut out);
             }
             None => redact_segment(body, &mut out),
         }
@@ -47,7 +68,13 @@ pub fn redact_config_text(text: &str) -> String {
 /// `PresharedKey` comes from the stored peer with the same `PublicKey`, so peers can be
 /// reordered, added or removed. A placeholder with nothing to restore (a new peer, a
 /// changed public key) is left as it is, and parsing then reports it as an invalid key
-/// on its line. Everything else in `edited` is kept byte for byte.
+/// on its line.
+///
+/// A comment holding placeholders becomes the stored comment it is the redacted form
+/// of; one that is the redacted form of no (remaining) stored comment gets a line
+/// holding only [`REDACTED`] inserted above it, so that parsing fails on that line
+/// rather than the key being lost (see the module comment). Everything else in
+/// `edited` is kept byte for byte.
 pub fn restore_redacted_keys(edited: &str, stored: &str) -> ConfigText {
     let stored_sections = sections(stored);
     let private_key = stored_sections
@@ -62,12 +89,46 @@ pub fn restore_redacted_keys(edited: &str, stored: &str) -> ConfigText {
             .and_then(|s| s.preshared_key)
     };
 
+    // Redacted comment (which holds no key) -> the stored comments it is the redacted
+    // form of, in order.
+    let mut stored_comments: HashMap<String, VecDeque<&str>> = HashMap::new();
+    for line in stored.split_inclusive('\n') {
+        let (body, _) = split_ending(line);
+        if let Some(hash) = body.find('#') {
+            let comment = &body[hash + 1..];
+            let mut redacted = String::with_capacity(comment.len() + 16);
+            redact_comment(comment, &mut redacted);
+            if redacted.contains(REDACTED) {
+                stored_comments
+                    .entry(redacted)
+                    .or_default()
+                    .push_back(comment);
+            }
+        }
+    }
+
     let edited_sections = sections(edited);
     let mut out = Zeroizing::new(String::with_capacity(edited.len() + 64));
     let mut current: Option<&Section<'_>> = None;
     let mut index = 0;
     for line in edited.split_inclusive('\n') {
-        let (body, _) = split_ending(line);
+        let (body, ending) = split_ending(line);
+        let hash = body.find('#');
+        let (content, comment) = match hash {
+            Some(h) => (&body[..h], Some(&body[h + 1..])),
+            None => (body, None),
+        };
+        let comment = comment.map(|c| {
+            if !c.contains(REDACTED) {
+                return Some(c);
+            }
+            stored_comments.get_mut(c).and_then(VecDeque::pop_front)
+        });
+        if let Some(None) = comment {
+            // An unpairable placeholder in a comment: make the parser fail here.
+            out.push_str(REDACTED);
+            out.push_str(if ending.is_empty() { "\n" } else { ending });
+        }
         let restored = match classify(body) {
             LineKind::Header(_) => {
                 current = edited_sections.get(index);
@@ -90,12 +151,18 @@ pub fn restore_redacted_keys(edited: &str, stored: &str) -> ConfigText {
         };
         match restored {
             Some((range, key)) => {
-                out.push_str(&line[..range.start]);
+                out.push_str(&content[..range.start]);
                 out.push_str(key);
-                out.push_str(&line[range.end..]);
+                out.push_str(&content[range.end..]);
             }
-            None => out.push_str(line),
+            None => out.push_str(content),
         }
+        if let Some(comment) = comment {
+            out.push('#');
+            // Unpaired: kept as edited, placeholder and all (the inserted line fails).
+            out.push_str(comment.unwrap_or(&body[content.len() + 1..]));
+        }
+        out.push_str(ending);
     }
     ConfigText::new(std::mem::take(&mut *out))
 }
@@ -144,6 +211,59 @@ fn redact_segment(seg: &str, out: &mut String) {
     }
     out.push_str(REDACTED);
     out.push_str(&seg[value_start + value.len()..]);
+}
+
+/// Appends comment text `comment` (what follows a line's first `#`) to `out`, with
+/// every key in it replaced by [`REDACTED`] (see the module comment).
+fn redact_comment(comment: &str, out: &mut String) {
+    let mut spans = key_spans(comment);
+    if let Some(value) = secret_value_span(comment) {
+        spans.push(value);
+    }
+    spans.sort_by_key(|r| r.start);
+    let mut done = 0;
+    for span in spans {
+        if span.end <= done {
+            continue;
+        }
+        let start = span.start.max(done);
+        out.push_str(&comment[done..start]);
+        if start == span.start {
+            out.push_str(REDACTED);
+        }
+        done = span.end;
+    }
+    out.push_str(&comment[done..]);
+}
+
+/// The byte ranges of `s` holding a 32-byte key in standard base64: 43 characters of
+/// the base64 alphabet followed by `=`, whatever is around them. The unused low bits
+/// of the last character are not checked, so a non-canonical spelling is hidden too.
+fn key_spans(s: &str) -> Vec<Range<usize>> {
+    const CHARS: usize = 43;
+    let bytes = s.as_bytes();
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    let mut spans = Vec::new();
+    for (end, &b) in bytes.iter().enumerate() {
+        if b == b'=' && end >= CHARS && bytes[end - CHARS..end].iter().all(|&c| is_b64(c)) {
+            spans.push(end - CHARS..end + 1);
+        }
+    }
+    spans
+}
+
+/// The range of the value in a comment that reads `PrivateKey = value` (any case,
+/// `=` optional), as [`redact_segment`] finds it.
+fn secret_value_span(seg: &str) -> Option<Range<usize>> {
+    let start = seg.len() - seg.trim_start_matches(is_blank).len();
+    let word = secret_word_len(&seg[start..])?;
+    let spaced = seg[start + word..].trim_start();
+    let value_start = match spaced.strip_prefix('=') {
+        Some(v) => seg.len() - v.trim_start().len(),
+        None => seg.len() - spaced.len(),
+    };
+    let value = seg[value_start..].trim_end();
+    (!value.is_empty()).then(|| value_start..value_start + value.len())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,5 +434,151 @@ mod tests {
             .replace("PrivateKey = (hidden)", &format!("PrivateKey = {new}"));
         let restored = restore_redacted_keys(&edited, &stored);
         assert!(restored.as_str().contains(new) && !restored.as_str().contains(PRIV));
+    }
+
+    /// A 44-character token that is not a 32-byte key: no padding (33 bytes) and
+    /// double padding (31 bytes).
+    const NOT_KEY_33: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const NOT_KEY_31: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+
+    fn commented() -> String {
+        format!(
+            "## PrivateKey = {PRIV}\n[Interface]\nPrivateKey = {PRIV} # old PrivateKey = {PSK}\n\
+             # backup: {PSK}, kept\r\nAddress = 10.0.0.2/32\n# ids {NOT_KEY_33} {NOT_KEY_31}\n\
+             [Peer]\nPublicKey = {PUB}\n# backup: {PSK}, kept\n#again:{PRIV}{PSK}x\n"
+        )
+    }
+
+    #[test]
+    fn hides_every_key_in_comments() {
+        let red = redact_config_text(&commented());
+        assert_eq!(
+            red,
+            format!(
+                "## PrivateKey = (hidden)\n[Interface]\nPrivateKey = (hidden) # old PrivateKey = (hidden)\n\
+                 # backup: (hidden), kept\r\nAddress = 10.0.0.2/32\n# ids {NOT_KEY_33} {NOT_KEY_31}\n\
+                 [Peer]\nPublicKey = {PUB}\n# backup: (hidden), kept\n#again:(hidden)(hidden)x\n"
+            )
+        );
+        assert_eq!(redact_config_text(&red), red, "idempotent");
+    }
+
+    #[test]
+    fn a_non_key_token_in_a_comment_is_left_alone() {
+        for token in [NOT_KEY_33, NOT_KEY_31] {
+            let text = format!("# token {token} end\n");
+            assert_eq!(redact_config_text(&text), text);
+        }
+    }
+
+    #[test]
+    fn restores_comment_keys() {
+        let stored = commented();
+        let restored = restore_redacted_keys(&redact_config_text(&stored), &stored);
+        assert_eq!(restored.as_str(), stored);
+        assert!(culvert_config::parse(restored.as_str()).is_ok());
+
+        // Other edits, and identical comments moved past each other, keep every key in
+        // the comment that showed its placeholder.
+        let edited = redact_config_text(&stored)
+            .replace("10.0.0.2/32", "10.0.0.9/32")
+            .replace("## PrivateKey = (hidden)\n", "");
+        let restored = restore_redacted_keys(&edited, &stored);
+        assert_eq!(
+            restored.as_str(),
+            stored
+                .replace("10.0.0.2/32", "10.0.0.9/32")
+                .replace(&format!("## PrivateKey = {PRIV}\n"), "")
+        );
+    }
+
+    #[test]
+    fn identical_comments_are_paired_in_order() {
+        let k3 = "QKb7GhQ9ZmsTXn3Vo7gYEk8qCNRwfpBJB6d6pKvO+2k=";
+        let stored = format!("# old {PRIV}\n# old {k3}\n[Interface]\nPrivateKey = {PSK}\n");
+        let edited = "# old (hidden)\n[Interface]\n# old (hidden)\nPrivateKey = (hidden)\n";
+        assert_eq!(
+            restore_redacted_keys(edited, &stored).as_str(),
+            format!("# old {PRIV}\n[Interface]\n# old {k3}\nPrivateKey = {PSK}\n")
+        );
+    }
+
+    #[test]
+    fn an_unpairable_comment_placeholder_fails_to_parse() {
+        let stored = commented();
+        let red = redact_config_text(&stored);
+        for edited in [
+            // The comment was edited around the placeholder.
+            red.replace(
+                "# backup: (hidden), kept\r\n",
+                "# backup: (hidden), kept!\r\n",
+            ),
+            // A third copy of a comment that appears twice.
+            format!("{red}# backup: (hidden), kept\n"),
+            // Typed in, or pasted from elsewhere.
+            format!("{red}# (hidden)\n"),
+        ] {
+            let restored = restore_redacted_keys(&edited, &stored);
+            let errors = culvert_config::parse(restored.as_str()).unwrap_err();
+            assert!(errors.errors().count() >= 1, "{}", restored.as_str());
+            // No key went anywhere the editor had not shown its placeholder.
+            assert!(!restored.as_str().contains(&format!("{PSK}, kept!")));
+            assert!(!restored.as_str().contains(&format!("# {PRIV}")));
+        }
+        // The error is on the comment's own line.
+        let edited = format!("# (hidden)\n{red}");
+        let restored = restore_redacted_keys(&edited, &stored);
+        assert!(restored.as_str().starts_with("(hidden)\n# (hidden)\n"));
+        let errors = culvert_config::parse(restored.as_str()).unwrap_err();
+        assert_eq!(errors.errors().next().map(|d| d.line), Some(1));
+    }
+
+    #[test]
+    fn a_placeholder_already_stored_in_a_comment_is_kept() {
+        // Text damaged by an earlier version, which stored the placeholder itself.
+        let stored = format!("[Interface]\n# PrivateKey = (hidden)\nPrivateKey = {PRIV}\n");
+        let red = redact_config_text(&stored);
+        assert_eq!(restore_redacted_keys(&red, &stored).as_str(), stored);
+    }
+
+    fn key() -> impl proptest::strategy::Strategy<Value = String> {
+        use base64::Engine as _;
+        use proptest::strategy::Strategy as _;
+        proptest::prelude::any::<[u8; 32]>()
+            .prop_map(|k| base64::engine::general_purpose::STANDARD.encode(k))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn redaction_never_shows_a_key(
+            private in key(),
+            preshared in key(),
+            lines in proptest::collection::vec(
+                (0..3u8, "[ -~]{0,12}", key(), "[ -~]{0,12}"),
+                1..8,
+            )
+        ) {
+            let mut text = format!("[Interface]\nPrivateKey = {private}\n");
+            let mut keys = vec![private, preshared.clone()];
+            for (i, (kind, before, key, after)) in lines.into_iter().enumerate() {
+                match kind {
+                    0 => text.push_str(&format!("#{before}{key}{after}\n")),
+                    1 => text.push_str(&format!("Address = 10.0.0.1/32 #{before}{key}{after}\n")),
+                    _ => text.push_str(&format!("{before}#{key}{after}\n")),
+                }
+                if i == 0 {
+                    text.push_str(&format!(
+                        "[Peer]\nPublicKey = {PUB}\nPresharedKey={preshared}#{after}\n"
+                    ));
+                }
+                keys.push(key);
+            }
+            let red = redact_config_text(&text);
+            for key in &keys {
+                proptest::prop_assert!(!red.contains(key.as_str()), "{}", red);
+            }
+            let restored = restore_redacted_keys(&red, &text);
+            proptest::prop_assert_eq!(restored.as_str(), text.as_str());
+        }
     }
 }

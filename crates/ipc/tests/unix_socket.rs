@@ -297,6 +297,65 @@ fn stale_sockets_are_replaced_live_ones_and_files_are_not() {
     assert_eq!(fs::read_to_string(&file).unwrap(), "precious");
 }
 
+/// The process's umask, from /proc (Linux 4.7+).
+fn current_umask() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
+}
+
+#[test]
+fn the_socket_is_0660_from_bind_and_the_umask_is_restored() {
+    let dir = TempDir::new("mode");
+    let path = dir.join("culvertd.sock");
+    let before = current_umask();
+    // No such group: no chown, so the mode is what bind itself created.
+    let _listener = Listener::bind(&path, "culvert-ipc-test-no-such-group").unwrap();
+    let meta = fs::symlink_metadata(&path).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o660);
+    assert_eq!(current_umask(), before);
+}
+
+#[test]
+fn an_insecure_socket_directory_is_refused() {
+    let dir = TempDir::new("insecure");
+    for (name, mode) in [("group-writable", 0o775), ("world-writable", 0o1777)] {
+        let sub = dir.join(name);
+        fs::create_dir(&sub).unwrap();
+        fs::set_permissions(&sub, fs::Permissions::from_mode(mode)).unwrap();
+        let path = sub.join("culvertd.sock");
+        let e = Listener::bind(&path, SERVICE_GROUP).unwrap_err();
+        assert!(
+            matches!(e, TransportError::InsecureDirectory { .. }),
+            "{e:?}"
+        );
+        let message = e.to_string();
+        assert!(message.contains(&sub.display().to_string()), "{message}");
+        assert!(message.contains("chmod go-w"), "{message}");
+        assert!(fs::symlink_metadata(&path).is_err(), "nothing was created");
+    }
+
+    // A symlinked directory is not followed.
+    let real = dir.join("real");
+    fs::create_dir(&real).unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let e = Listener::bind(link.join("culvertd.sock"), SERVICE_GROUP).unwrap_err();
+    assert!(
+        matches!(e, TransportError::InsecureDirectory { .. }),
+        "{e:?}"
+    );
+
+    // Owned by someone else.
+    if is_root() {
+        let other = dir.join("other-owner");
+        fs::create_dir(&other).unwrap();
+        std::os::unix::fs::chown(&other, Some(65534), None).unwrap();
+        let e = Listener::bind(other.join("culvertd.sock"), SERVICE_GROUP).unwrap_err();
+        assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+    }
+}
+
 #[test]
 fn the_socket_belongs_to_the_group_when_it_exists() {
     if !is_root() {

@@ -1,10 +1,10 @@
 //! Unix socket transport (Linux, macOS).
 
-use std::fs::{self, DirBuilder, Permissions};
+use std::fs::{self, DirBuilder};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, PermissionsExt as _, chown};
+use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, lchown};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::Duration;
@@ -76,30 +76,59 @@ impl From<Listener> for UnixListener {
 }
 
 impl Listener {
+    /// Creates the service's socket at `path`: mode 0660 from the moment it exists,
+    /// group `group` when that group exists, in a directory only its owner (root for
+    /// the real service) can change, so nobody else can swap the socket for something
+    /// else or make the service chmod/chown a file of their choosing.
+    ///
+    /// Sets the process-wide umask for the duration of `bind()`: call it at startup,
+    /// before other threads create files (as culvertd does).
     pub(super) fn bind(path: &Path, group: &str) -> Result<Listener, TransportError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            // 0755: anyone may reach the socket; the socket's own mode decides who may
-            // connect. An existing directory keeps its mode (systemd may manage it).
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(parent)
-                .map_err(|e| TransportError::io("create the directory", parent, e))?;
-        }
+        let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => parent,
+            None => Path::new("."),
+        };
+        // 0755: anyone may reach the socket; the socket's own mode decides who may
+        // connect. An existing directory keeps its mode (systemd may manage it).
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .map_err(|e| TransportError::io("create the directory", parent, e))?;
+        check_directory(parent, unix_sys::effective_uid())?;
         remove_stale(path)?;
-        let listener = UnixListener::bind(path).map_err(|e| match e.kind() {
+        let listener = {
+            // 0777 & !0o117 = 0660: the socket is never wider than its final mode.
+            let _umask = Umask::set(0o117);
+            UnixListener::bind(path)
+        }
+        .map_err(|e| match e.kind() {
             io::ErrorKind::AddrInUse => TransportError::InUse { path: path.into() },
             _ => TransportError::io("bind the socket", path, e),
         })?;
-        // Between bind and chmod the socket has the umask's mode (0755 under the
-        // usual 022: nobody else may write, so nobody else may connect).
-        fs::set_permissions(path, Permissions::from_mode(0o660))
-            .map_err(|e| TransportError::io("set the mode of", path, e))?;
+        // Linux cannot fchmod/fchown a socket through its descriptor, so the path is
+        // used, never following a symlink, and only while it is still the socket just
+        // created (the directory check means only its owner could have replaced it).
+        let created = bound_socket(path)?;
+        if created.mode() & 0o7777 != 0o660 {
+            // A default ACL on the directory overrides the umask.
+            unix_sys::chmod_nofollow(path, 0o660)
+                .map_err(|e| TransportError::io("set the mode of", path, e))?;
+        }
         let gid = unix_sys::group_gid(group)
             .map_err(|e| TransportError::io("look up the group of", path, e))?;
         if let Some(gid) = gid {
-            chown(path, None, Some(gid))
+            same_socket(path, &created)?;
+            lchown(path, None, Some(gid))
                 .map_err(|e| TransportError::io("set the group of", path, e))?;
+        }
+        let done = same_socket(path, &created)?;
+        if done.mode() & 0o7777 != 0o660 {
+            return Err(TransportError::io(
+                "set the mode of",
+                path,
+                io::Error::other(format!("it is {:o}, not 660", done.mode() & 0o7777)),
+            ));
         }
         Ok(Listener(listener))
     }
@@ -107,6 +136,85 @@ impl Listener {
     pub(super) fn accept(&self) -> io::Result<Stream> {
         self.0.accept().map(|(s, _)| Stream(s))
     }
+}
+
+/// Sets the process's umask, and sets the old one back when dropped.
+struct Umask(u32);
+
+impl Umask {
+    fn set(mask: u32) -> Umask {
+        Umask(unix_sys::set_umask(mask))
+    }
+}
+
+impl Drop for Umask {
+    fn drop(&mut self) {
+        unix_sys::set_umask(self.0);
+    }
+}
+
+/// Refuses a socket directory that someone other than `uid` (root for the real
+/// service) owns or that group or others may write to: whoever can write there can
+/// replace the socket, or put a symlink where the service is about to chmod/chown.
+fn check_directory(dir: &Path, uid: u32) -> Result<(), TransportError> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| TransportError::io("inspect", dir, e))?;
+    let owner = if uid == 0 {
+        "root".to_owned()
+    } else {
+        format!("uid {uid} (the user culvertd runs as)")
+    };
+    let chown_to = if uid == 0 {
+        "root".to_owned()
+    } else {
+        uid.to_string()
+    };
+    let fix = format!(
+        "make it a directory owned by {owner} and writable by nobody else \
+         (chown {chown_to} {d} && chmod go-w {d}), or use another path",
+        d = dir.display()
+    );
+    let insecure = |problem: String| TransportError::InsecureDirectory {
+        path: dir.into(),
+        problem,
+        fix: fix.clone(),
+    };
+    if !meta.file_type().is_dir() {
+        return Err(insecure(
+            "it is not a directory (a symlink is not followed)".into(),
+        ));
+    }
+    if meta.uid() != uid {
+        return Err(insecure(format!(
+            "it is owned by uid {}, not by {owner}",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(insecure(format!(
+            "its mode {:o} lets group or others write to it",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// The metadata of the socket just bound at `path`, checked to be a socket (not a
+/// link, not anything else) owned by this process's uid.
+fn bound_socket(path: &Path) -> Result<fs::Metadata, TransportError> {
+    let meta = fs::symlink_metadata(path).map_err(|e| TransportError::io("inspect", path, e))?;
+    if !meta.file_type().is_socket() || meta.uid() != unix_sys::effective_uid() {
+        return Err(TransportError::Replaced { path: path.into() });
+    }
+    Ok(meta)
+}
+
+/// Checks that `path` is still the socket `created` (same device and inode).
+fn same_socket(path: &Path, created: &fs::Metadata) -> Result<fs::Metadata, TransportError> {
+    let now = bound_socket(path)?;
+    if (now.dev(), now.ino()) != (created.dev(), created.ino()) {
+        return Err(TransportError::Replaced { path: path.into() });
+    }
+    Ok(now)
 }
 
 /// Removes a socket left behind by a service that died, never a live one nor a file

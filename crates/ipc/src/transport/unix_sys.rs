@@ -1,12 +1,56 @@
-//! The libc calls behind `unix.rs`: peer credentials and group lookup. The only
-//! unsafe code of the crate; each call writes into a buffer whose size it is told.
+//! The libc calls behind `unix.rs`: peer credentials, group lookup, the umask, the
+//! effective uid and a chmod that does not follow symlinks. The only unsafe code of
+//! the crate; each call writes into a buffer whose size it is told.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::io;
 use std::mem::{MaybeUninit, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::Path;
 use std::ptr;
+
+/// The effective uid of this process.
+pub(super) fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// Sets the process's umask to `mask` and returns the previous one. The umask is
+/// process-wide: every thread's file creation sees it until it is set back.
+pub(super) fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask takes a plain integer, cannot fail and touches no memory of ours.
+    // `mode_t` is u16 on macOS, hence the conversions (masks are at most 0o777).
+    #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+    let old = unsafe { libc::umask((mask & 0o777) as libc::mode_t) };
+    #[allow(clippy::useless_conversion)]
+    u32::from(old)
+}
+
+/// chmod without following a symlink at `path` (`fchmodat` with
+/// `AT_SYMLINK_NOFOLLOW`). Where the system cannot do that (Linux before glibc 2.32,
+/// or `path` being a symlink on Linux), this fails with `EOPNOTSUPP` rather than
+/// following the link.
+pub(super) fn chmod_nofollow(path: &Path, mode: u32) -> io::Result<()> {
+    let cpath = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `cpath` is NUL-terminated and outlives the call; the other arguments
+    // are plain integers. fchmodat reads the path and writes no memory of ours.
+    #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+    let rc = unsafe {
+        libc::fchmodat(
+            libc::AT_FDCWD,
+            cpath.as_ptr(),
+            (mode & 0o7777) as libc::mode_t,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// The gid of group `name`, `None` if there is no such group. Goes through NSS
 /// (`getgrnam_r`), so LDAP or systemd-userdb groups count like `/etc/group` ones.
