@@ -2,11 +2,12 @@
 //! namespace of its own: traffic flows, routing modes switch live without a new
 //! handshake, and deactivation leaves the namespace as it was. Needs root.
 
+mod common;
+
+use common::{client_config, server_lab};
 use culvert_config::{Config, TunnelName};
 use culvert_netconf::Paths;
-use culvert_netlab::{
-    INTERNET_HOST, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, can_run, wait_for,
-};
+use culvert_netlab::{INTERNET_HOST, Lab, TUNNEL_V4, can_run, wait_for};
 use culvertd::{ActiveTunnel, RoutingMode, TunnelOptions};
 use std::time::Duration;
 
@@ -26,23 +27,9 @@ fn activate_switch_modes_and_deactivate() {
     if !can_run() {
         return;
     }
-    let mut lab = Lab::new("/nonexistent/culvert-engine");
-    lab.start(1, Kind::WireguardGo);
-    let keys = Keys::generate(true);
-    lab.configure(1, &keys, PeerSetup::default());
-    lab.add_internet_host();
+    let (lab, keys) = server_lab();
     let before = rules_and_routes(&lab);
-
-    let text = format!(
-        "[Interface]\nPrivateKey = {}\nAddress = {}/24\n\n[Peer]\nPublicKey = {}\nPresharedKey = {}\n\
-         AllowedIPs = {}/32\nEndpoint = {}:51001\n",
-        keys.private[0],
-        TUNNEL_V4[0],
-        keys.public[1],
-        keys.psk.as_ref().unwrap(),
-        TUNNEL_V4[1],
-        UNDERLAY_V4[1]
-    );
+    let text = client_config(&keys);
     let config = Config::parse(&text).unwrap().config;
     let name = TunnelName::new(&lab.iface[0]).unwrap();
     let dir = std::env::temp_dir().join(format!("culvertd-activate-{}", lab.id));

@@ -5,9 +5,9 @@
 mod common;
 
 use clap::Parser;
-use common::start_culvertd;
+use common::{client_config, server_lab, start_culvertd};
 use culvert_cli::{Cli, IpcConnector, Terminal};
-use culvert_netlab::{INTERNET_HOST, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, can_run};
+use culvert_netlab::{INTERNET_HOST, TUNNEL_V4, can_run};
 use std::path::Path;
 
 /// Runs one `culvert` command line and returns what it printed.
@@ -41,11 +41,7 @@ fn import_up_show_mode_down() {
     if !can_run() {
         return;
     }
-    let mut lab = Lab::new("/nonexistent/culvert-engine");
-    lab.start(1, Kind::WireguardGo);
-    let keys = Keys::generate(true);
-    lab.configure(1, &keys, PeerSetup::default());
-    lab.add_internet_host();
+    let (mut lab, keys) = server_lab();
     let dir = std::env::temp_dir().join(format!("culvert-cli-e2e-{}", lab.id));
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("culvertd.sock");
@@ -53,20 +49,7 @@ fn import_up_show_mode_down() {
 
     let name = lab.iface[0].clone();
     let file = dir.join(format!("{name}.conf"));
-    std::fs::write(
-        &file,
-        format!(
-            "[Interface]\nPrivateKey = {}\nAddress = {}/24\n\n[Peer]\nPublicKey = {}\nPresharedKey = {}\n\
-             AllowedIPs = {}/32\nEndpoint = {}:51001\n",
-            keys.private[0],
-            TUNNEL_V4[0],
-            keys.public[1],
-            keys.psk.as_ref().unwrap(),
-            TUNNEL_V4[1],
-            UNDERLAY_V4[1]
-        ),
-    )
-    .unwrap();
+    std::fs::write(&file, client_config(&keys)).unwrap();
     culvert(&socket, &["import", file.to_str().unwrap()]);
     assert!(culvert(&socket, &["list"]).contains(&name));
     culvert(&socket, &["up", &name]);

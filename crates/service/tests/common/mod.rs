@@ -1,7 +1,7 @@
 //! Starting culvertd for the end-to-end tests.
 #![allow(dead_code, unreachable_pub)]
 
-use culvert_netlab::{Lab, wait_for};
+use culvert_netlab::{Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, wait_for};
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,4 +42,29 @@ pub fn kill9(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// A lab whose host 1 is a wireguard-go server (with an internet host behind it) that
+/// expects host 0 as its peer; host 0 runs nothing yet.
+pub fn server_lab() -> (Lab, Keys) {
+    let mut lab = Lab::new("/nonexistent/culvert-engine");
+    lab.start(1, Kind::WireguardGo);
+    let keys = Keys::generate(true);
+    lab.configure(1, &keys, PeerSetup::default());
+    lab.add_internet_host();
+    (lab, keys)
+}
+
+/// Host 0's tunnel config for [`server_lab`]: split routing to the server's address.
+pub fn client_config(keys: &Keys) -> String {
+    format!(
+        "[Interface]\nPrivateKey = {}\nAddress = {}/24\n\n[Peer]\nPublicKey = {}\nPresharedKey = {}\n\
+         AllowedIPs = {}/32\nEndpoint = {}:51001\n",
+        keys.private[0],
+        TUNNEL_V4[0],
+        keys.public[1],
+        keys.psk.as_ref().expect("server_lab keys have a PSK"),
+        TUNNEL_V4[1],
+        UNDERLAY_V4[1]
+    )
 }
