@@ -437,10 +437,8 @@ impl Manager {
         // Two tunnels may not claim the same destinations or addresses.
         let options = self.options(name);
         for (other, tunnel) in &self.active {
-            let Ok(other_config) = self.load(tunnel.name()) else {
-                continue;
-            };
-            if let Some(conflict) = conflict(&config, options, &other_config, tunnel.options()) {
+            // The config that is up, as the tunnel holds it: no second read from disk.
+            if let Some(conflict) = conflict(&config, options, tunnel.config(), tunnel.options()) {
                 return Err(IpcError::new(
                     IpcErrorKind::Conflict,
                     format!("`{name}` cannot be active with `{other}`: {conflict}"),

@@ -161,12 +161,17 @@ impl Applied {
     fn apply_kill_switch(&mut self) -> Result<(), Error> {
         let name = killswitch::table_name(&self.network.interface);
         self.journal.record(Undo::DeleteFirewallTable { name })?;
-        let script = killswitch::script(
-            &self.network.interface,
-            &self.network.endpoints,
-            self.network.fwmark,
-        );
-        nft(&script)
+        self.load_kill_switch()
+    }
+
+    /// (Re)loads the kill switch table for the current endpoints; replacing is atomic.
+    fn load_kill_switch(&self) -> Result<(), Error> {
+        let network = &self.network;
+        nft(&killswitch::script(
+            &network.interface,
+            &network.endpoints,
+            network.fwmark,
+        ))
     }
 
     /// Switches routing live: the interface, its session and everything else stay.
@@ -195,11 +200,7 @@ impl Applied {
     ) -> Result<(), Error> {
         self.network.endpoints = endpoints;
         if self.network.kill_switch {
-            nft(&killswitch::script(
-                &self.network.interface,
-                &self.network.endpoints,
-                self.network.fwmark,
-            ))?;
+            self.load_kill_switch()?;
         }
         Ok(())
     }
