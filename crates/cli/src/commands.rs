@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::console::{Console, confirm};
 use crate::error::{Unreachable, UsageError, request_failed};
-use crate::files::write_private;
 use crate::format;
 use crate::service::{Connector, Service};
+use culvert_ipc::write_private;
 
 /// What a command works with.
 pub(crate) struct Ctx<'a> {

@@ -13,14 +13,14 @@
 //! - `commands.rs`: the commands that are one request each (list, up, export, ...).
 //! - `import.rs`, `edit.rs`, `follow.rs` (log, watch): the longer ones.
 //! - `keys.rs`: genkey, pubkey, genpsk, which never connect.
-//! - `format.rs`: pure formatting; `files.rs`: reading inputs, writing private files.
+//! - `format.rs`: pure formatting (reading imports and writing private files is
+//!   culvert-ipc's, shared with the GUI).
 
 pub mod cli;
 mod commands;
 pub mod console;
 mod edit;
 mod error;
-mod files;
 mod follow;
 pub mod format;
 mod import;
@@ -32,10 +32,10 @@ use std::path::Path;
 
 pub use cli::{Cli, Command};
 pub use console::{Console, Terminal};
+pub use culvert_ipc::write_private;
 pub use error::{
     EXIT_FAILURE, EXIT_UNREACHABLE, EXIT_USAGE, Unreachable, UsageError, exit_code, is_broken_pipe,
 };
-pub use files::write_private;
 pub use service::{Connector, IpcConnector, Service};
 
 /// Runs one command. Output goes to `out`; questions, warnings and diagnostics to

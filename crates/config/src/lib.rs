@@ -39,4 +39,6 @@ pub use keys::{KEY_LEN, PresharedKey, PrivateKey, PublicKey};
 pub use model::{Config, Endpoint, Host, Interface, Parsed, Peer, Table};
 pub use name::TunnelName;
 pub use parse::parse;
-pub use qr::{MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_qr, qr_png, qr_svg, qr_terminal};
+pub use qr::{
+    MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_qr, decode_qr_rgba, qr_png, qr_svg, qr_terminal,
+};

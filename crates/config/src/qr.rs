@@ -54,9 +54,41 @@ pub fn qr_terminal(text: &str) -> Result<String, QrError> {
 /// Photos are large and uneven, so when the image as it is yields nothing, a
 /// downscaled, a contrast-stretched and an inverted (dark mode) variant are tried.
 pub fn decode_qr(bytes: &[u8]) -> Result<String, QrError> {
+    decode_gray(load(bytes)?)
+}
+
+/// Reads the text of the first QR code found in raw RGBA pixels (a camera frame or a
+/// clipboard image), `width * height * 4` bytes, rows top to bottom.
+pub fn decode_qr_rgba(width: u32, height: u32, rgba: &[u8]) -> Result<String, QrError> {
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(QrError::ImageTooLarge {
+            width,
+            height,
+            max: MAX_IMAGE_PIXELS,
+        });
+    }
+    let expected = u64::from(width) * u64::from(height) * 4;
+    if rgba.len() as u64 != expected || expected == 0 {
+        return Err(QrError::BadImage(format!(
+            "{width}x{height} RGBA pixels need {expected} bytes, got {}",
+            rgba.len()
+        )));
+    }
+    let gray = GrayImage::from_fn(width, height, |x, y| {
+        let at = ((y as usize) * (width as usize) + x as usize) * 4;
+        let [r, g, b, a] = [rgba[at], rgba[at + 1], rgba[at + 2], rgba[at + 3]];
+        // Rec. 601 luma, composited over white so a transparent margin reads as paper.
+        let luma = (299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b)) / 1000;
+        let alpha = u32::from(a);
+        image::Luma([((luma * alpha + 255 * (255 - alpha)) / 255) as u8])
+    });
+    decode_gray(gray)
+}
+
+/// The scanning strategy shared by every input form.
+fn decode_gray(original: GrayImage) -> Result<String, QrError> {
     /// Larger images are also tried scaled down to this many pixels on their long side.
     const SMALL: u32 = 1024;
-    let original = load(bytes)?;
     let (w, h) = original.dimensions();
     let base = if w.max(h) > SMALL {
         let scale = f64::from(SMALL) / f64::from(w.max(h));

@@ -3,7 +3,7 @@
 use std::io::{Cursor, Write};
 use std::process::{Command, Stdio};
 
-use culvert_config::{QrError, decode_qr, parse, qr_png, qr_svg, qr_terminal};
+use culvert_config::{QrError, decode_qr, decode_qr_rgba, parse, qr_png, qr_svg, qr_terminal};
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, imageops};
 
 const CLIENT: &str = include_str!("data/client.conf");
@@ -160,4 +160,40 @@ fn decodes_what_qrencode_makes_now() {
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "qrencode failed: {output:?}");
     assert_eq!(decode_qr(&output.stdout).unwrap(), server);
+}
+
+#[test]
+fn decodes_raw_rgba_pixels_like_a_camera_frame() {
+    let text = "[Interface]\nPrivateKey = YNqHbfBQKaGvzefSSgsXh2eEfP2QTiDY8wJbrWbxwlM=\n";
+    let png = qr_png(text).unwrap();
+    let rgba = image::load_from_memory(&png).unwrap().to_rgba8();
+    let (w, h) = rgba.dimensions();
+    assert_eq!(decode_qr_rgba(w, h, rgba.as_raw()).unwrap(), text);
+
+    // Transparent pixels read as paper: a code drawn on a transparent canvas.
+    let mut transparent = rgba.clone();
+    for pixel in transparent.pixels_mut() {
+        if pixel.0[0] > 128 {
+            pixel.0 = [0, 0, 0, 0];
+        }
+    }
+    assert_eq!(decode_qr_rgba(w, h, transparent.as_raw()).unwrap(), text);
+
+    let blank = vec![255u8; 64 * 64 * 4];
+    assert!(matches!(
+        decode_qr_rgba(64, 64, &blank),
+        Err(QrError::NoQrCode)
+    ));
+    assert!(matches!(
+        decode_qr_rgba(64, 64, &blank[..100]),
+        Err(QrError::BadImage(_))
+    ));
+    assert!(matches!(
+        decode_qr_rgba(0, 0, &[]),
+        Err(QrError::BadImage(_))
+    ));
+    assert!(matches!(
+        decode_qr_rgba(100_000, 100_000, &[]),
+        Err(QrError::ImageTooLarge { .. })
+    ));
 }

@@ -15,6 +15,8 @@
 //! - [`auth`]: the pure rule deciding who may use the service.
 //! - [`client`]: the blocking [`Client`] shared by the CLI and the GUI, with
 //!   [`connect_with_retry`] and errors a person can act on.
+//! - [`import_file`] and [`files`]: what both clients do with the user's files —
+//!   read `.conf`, `.zip` and QR images for an import, write exports privately.
 //!
 //! Nothing here is privileged: the GUI links this crate, and only `culvertd` calls
 //! [`Listener::bind`] and [`authorize`].
@@ -22,7 +24,9 @@
 pub mod auth;
 pub mod client;
 mod error;
+pub mod files;
 pub mod frame;
+pub mod import_file;
 pub mod messages;
 pub mod redact;
 pub mod transport;
@@ -31,9 +35,13 @@ pub mod types;
 pub use auth::{Credentials, Grant, PeerIdentity};
 pub use client::{Client, ClientOptions, connect_with_retry};
 pub use error::{ClientError, FrameError, IpcError, IpcErrorKind, TransportError};
+pub use files::{read_at_most, write_private};
 #[cfg(feature = "tokio")]
 pub use frame::FrameCodec;
 pub use frame::{FrameDecoder, HEADER_LEN, MAX_FRAME, decode, encode, read_frame, write_frame};
+pub use import_file::{
+    ImportFile, ImportFileError, MAX_ZIP_SEND, config_from_qr, read_import_file,
+};
 pub use messages::{
     ClientMessage, Event, Hello, PROTOCOL_VERSION, Request, RequestEnvelope, Response,
     ResponseBody, ServerMessage, Welcome, request_id,

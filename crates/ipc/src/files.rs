@@ -1,10 +1,9 @@
 //! Reading input files with a size limit, and writing files that may hold keys.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read as _, Write as _};
+use std::io::{self, ErrorKind, Read as _, Write as _};
 use std::path::Path;
 
-use anyhow::Context as _;
 use zeroize::Zeroizing;
 
 /// The contents of `path`, but at most `limit + 1` bytes: a caller seeing more than
@@ -15,10 +14,8 @@ use zeroize::Zeroizing;
 /// The buffer is sized from the file's length before reading and never reallocated
 /// behind our back (which would leave a copy of a key in freed memory): if the file
 /// grew meanwhile, a bigger zeroed buffer takes over and the old one is zeroed.
-pub(crate) fn read_at_most(path: &Path, limit: u64) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let context = || format!("could not read {}", path.display());
-    let mut file =
-        File::open(path).with_context(|| format!("could not open {}", path.display()))?;
+pub fn read_at_most(path: &Path, limit: u64) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut file = File::open(path).map_err(|e| with_path("could not open", path, e))?;
     let max = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
     let hint = file
         .metadata()
@@ -37,7 +34,7 @@ pub(crate) fn read_at_most(path: &Path, limit: u64) -> anyhow::Result<Zeroizing<
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(context),
+            Err(e) => return Err(with_path("could not read", path, e)),
         }
     }
     // Shrinking the length keeps the allocation, which `Zeroizing` zeroes in full.
@@ -54,15 +51,18 @@ pub(crate) fn read_at_most(path: &Path, limit: u64) -> anyhow::Result<Zeroizing<
 /// `path` is replaced rather than followed, an existing file's inode (and any
 /// descriptor someone opened on it while it was readable) never sees the new
 /// contents, and a crash leaves either the old file or the new one.
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let context = || format!("could not write {}", path.display());
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let context = |e| with_path("could not write", path, e);
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("{} is not a file name", path.display()),
+        )
+    })?;
     let prefix = format!(".{}.", name.to_string_lossy());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
@@ -73,26 +73,29 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     }
     // tempfile opens with O_CREAT | O_EXCL, which fails on any existing name,
     // a symlink included (so it has O_NOFOLLOW's effect), and retries another name.
-    let mut temp = builder.tempfile_in(dir).with_context(context)?;
-    temp.write_all(bytes).with_context(context)?;
-    temp.as_file().sync_all().with_context(context)?;
+    let mut temp = builder.tempfile_in(dir).map_err(context)?;
+    temp.write_all(bytes).map_err(context)?;
+    temp.as_file().sync_all().map_err(context)?;
     // rename(2): replaces a symlink at `path` itself, never its target.
-    temp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(context)?;
-    sync_dir(dir).with_context(context)?;
+    temp.persist(path).map_err(|e| context(e.error))?;
+    sync_dir(dir).map_err(context)?;
     Ok(())
+}
+
+/// `error` with what was being done to which file, as a person needs to read it.
+fn with_path(doing: &str, path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{doing} {}: {error}", path.display()))
 }
 
 /// Makes a rename in `dir` durable.
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// Windows has no directory fsync; the rename (MoveFileEx) is durable enough.
 #[cfg(not(unix))]
-fn sync_dir(_: &Path) -> std::io::Result<()> {
+fn sync_dir(_: &Path) -> io::Result<()> {
     Ok(())
 }
 
