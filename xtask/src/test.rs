@@ -25,6 +25,7 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
     (
         "crates/netconf",
         &[
+            "dbus-daemon",
             "iproute2",
             "iputils-ping",
             "nftables",

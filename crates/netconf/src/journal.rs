@@ -35,6 +35,48 @@ pub enum Undo {
         path: PathBuf,
         value: String,
     },
+    /// systemd-resolved's per-link settings (`RevertLink`), on the bus they were made on
+    /// (None: the system bus). Only while `interface` still has `index`: a vanished link
+    /// took its settings with it, and a reused index belongs to someone else.
+    RevertResolvedLink {
+        bus: Option<String>,
+        interface: String,
+        index: u32,
+    },
+    /// A record added with `resolvconf -a`.
+    DeleteResolvconfRecord {
+        program: PathBuf,
+        record: String,
+        openresolv: bool,
+    },
+    /// macOS: a route added with `route add` (through `interface`, or via `gateway`).
+    DeleteSystemRoute {
+        destination: ipnet::IpNet,
+        interface: Option<String>,
+        gateway: Option<IpAddr>,
+    },
+    /// macOS: a key of the dynamic store set with `scutil`.
+    RemoveScutilKey {
+        key: String,
+    },
+    /// macOS: the rules of a pf anchor.
+    FlushPfAnchor {
+        anchor: String,
+    },
+    /// macOS: the reference `pfctl -E` took on pf being enabled.
+    ReleasePfToken {
+        token: String,
+    },
+    /// Windows: a route made with `CreateIpForwardEntry2`.
+    DeleteIpForwardEntry {
+        luid: u64,
+        destination: ipnet::IpNet,
+        next_hop: Option<IpAddr>,
+    },
+    /// Windows: the DNS servers and search list of an interface.
+    ClearInterfaceDns {
+        guid: String,
+    },
     /// A marker that names what the journal was for, for the log.
     Tunnel {
         interface: String,
@@ -149,10 +191,44 @@ impl Journal {
     }
 }
 
+/// Undoes every journal left in `directory` (by runs that crashed); returns the
+/// interfaces they were for.
+pub(crate) fn recover_all(
+    directory: &Path,
+    perform: &mut dyn FnMut(&Undo) -> Result<(), Error>,
+) -> Result<Vec<String>, Error> {
+    let mut recovered = Vec::new();
+    let entries = match std::fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(recovered),
+        Err(e) => {
+            return Err(Error::Io {
+                what: "reading the journal directory".into(),
+                source: e,
+            });
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "journal") {
+            continue;
+        }
+        if let Some(journal) = Journal::open(&path)? {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            journal.undo_all(perform)?;
+            tracing::info!(interface = %name, "network changes of a crashed run undone");
+            recovered.push(name);
+        }
+    }
+    Ok(recovered)
+}
+
 /// Temp file, fsync, rename, fsync the directory: the file is either old or new, never
 /// truncated. The file gets `mode` (0600 for anything holding keys).
 pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
-    use std::os::unix::fs::OpenOptionsExt;
     let directory = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -161,13 +237,15 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), E
     let temp = directory.join(format!(".{name}.tmp"));
     // A temp file a crash left behind keeps its old mode if reused: start afresh.
     let _ = std::fs::remove_file(&temp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&temp)
-        .map_err(Error::io("temporary file"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    // Windows: the file inherits the directory's ACL (the service's own, under
+    // %ProgramData%), which is what protects it there.
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&temp).map_err(Error::io("temporary file"))?;
     file.write_all(contents)
         .map_err(Error::io("temporary file"))?;
     file.sync_all().map_err(Error::io("temporary file"))?;

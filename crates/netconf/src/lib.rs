@@ -4,17 +4,32 @@
 //!
 //! Every change is journaled on disk before it is made ([`journal`]), so after a crash
 //! [`recover`] undoes whatever a previous run left. Linux is implemented and tested;
-//! other systems get [`Error::Unsupported`] until their façades are written.
+//! macOS and Windows are written but have never run; other systems get
+//! [`Error::Unsupported`].
 
 mod dns;
 pub mod journal;
 pub mod killswitch;
+#[cfg(any(target_os = "macos", target_os = "windows", test))]
+mod prefixes;
 
 #[cfg(target_os = "linux")]
 #[path = "linux/mod.rs"]
 mod imp;
+#[cfg(target_os = "macos")]
+#[path = "macos/mod.rs"]
+mod imp;
+#[cfg(target_os = "windows")]
+#[path = "windows/mod.rs"]
+mod imp;
+// The macOS command texts are pure: checked on every system.
+#[cfg(all(test, not(target_os = "macos")))]
+#[path = "macos/commands.rs"]
+mod macos_commands;
 
-pub use dns::Dns;
+#[cfg(target_os = "linux")]
+pub use dns::DnsBackend;
+pub use dns::{Dns, DnsSystem};
 use ipnet::IpNet;
 pub use journal::write_atomically;
 use std::net::SocketAddr;
@@ -77,6 +92,12 @@ pub enum Error {
     Netlink { what: &'static str, message: String },
     #[error("nftables refused the kill switch: {0}")]
     Firewall(String),
+    #[error("setting DNS failed: {0}")]
+    Resolver(String),
+    #[error("`{command}` failed: {message}")]
+    Command { command: String, message: String },
+    #[error("{what} failed: {message}")]
+    System { what: &'static str, message: String },
     #[error("there is no network interface {0}")]
     NoSuchInterface(String),
     #[error("{} holds changes of an earlier run: recover them first", .0.display())]
@@ -104,7 +125,7 @@ impl Error {
 
 /// The network state of one active tunnel.
 pub struct NetConf {
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
     applied: imp::Applied,
 }
 
@@ -117,22 +138,31 @@ impl std::fmt::Debug for NetConf {
 impl NetConf {
     /// Applies `network`; on failure whatever was done is undone.
     pub fn apply(paths: &Paths, network: &TunnelNetwork) -> Result<Self, Error> {
-        #[cfg(target_os = "linux")]
+        Self::apply_with(paths, &DnsSystem::default(), network)
+    }
+
+    /// [`NetConf::apply`] with the resolver managers looked for in `dns_system`.
+    pub fn apply_with(
+        paths: &Paths,
+        dns_system: &DnsSystem,
+        network: &TunnelNetwork,
+    ) -> Result<Self, Error> {
+        #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
         return Ok(Self {
-            applied: imp::Applied::apply(paths, network)?,
+            applied: imp::Applied::apply(paths, dns_system, network)?,
         });
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         {
-            let _ = (paths, network);
+            let _ = (paths, dns_system, network);
             Err(Error::Unsupported)
         }
     }
 
     /// Switches between split and full routing without touching the tunnel itself.
     pub fn set_routing(&mut self, routing: Routing) -> Result<(), Error> {
-        #[cfg(target_os = "linux")]
+        #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
         return self.applied.set_routing(routing);
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         {
             let _ = routing;
             Err(Error::Unsupported)
@@ -141,9 +171,9 @@ impl NetConf {
 
     /// New endpoint addresses for the kill switch to let through.
     pub fn set_endpoints(&mut self, endpoints: Vec<SocketAddr>) -> Result<(), Error> {
-        #[cfg(target_os = "linux")]
+        #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
         return self.applied.set_endpoints(endpoints);
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         {
             let _ = endpoints;
             Err(Error::Unsupported)
@@ -151,9 +181,9 @@ impl NetConf {
     }
 
     pub fn set_kill_switch(&mut self, enabled: bool) -> Result<(), Error> {
-        #[cfg(target_os = "linux")]
+        #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
         return self.applied.set_kill_switch(enabled);
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         {
             let _ = enabled;
             Err(Error::Unsupported)
@@ -162,18 +192,18 @@ impl NetConf {
 
     /// Undoes everything this tunnel changed.
     pub fn revert(self) -> Result<(), Error> {
-        #[cfg(target_os = "linux")]
+        #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
         return self.applied.revert();
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         Err(Error::Unsupported)
     }
 }
 
 /// Undoes the changes of runs that crashed; returns the interfaces they were for.
 pub fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
     return imp::recover(paths);
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
     {
         let _ = paths;
         Ok(Vec::new())

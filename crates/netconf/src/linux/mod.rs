@@ -1,11 +1,12 @@
 //! Linux: rtnetlink for addresses, routes and rules (wg-quick's fwmark + policy table +
-//! `suppress_prefixlength 0` for full tunnel), nftables for the kill switch, the
-//! resolv.conf file for DNS.
+//! `suppress_prefixlength 0` for full tunnel), nftables for the kill switch, DNS
+//! through systemd-resolved, resolvconf or the resolv.conf file ([`crate::dns`]).
 
 mod netlink;
 
+use crate::dns::{self, DnsBackend, DnsSystem};
 use crate::journal::{Journal, Undo};
-use crate::{Error, Paths, Routing, TunnelNetwork, dns, killswitch};
+use crate::{Error, Paths, Routing, TunnelNetwork, killswitch};
 use ipnet::IpNet;
 use netlink::{Netlink, RuleKind};
 use std::io::Write;
@@ -26,10 +27,16 @@ pub(crate) struct Applied {
     journal: Journal,
     network: TunnelNetwork,
     paths: Paths,
+    dns_system: DnsSystem,
+    dns: Option<dns::Configured>,
 }
 
 impl Applied {
-    pub(crate) fn apply(paths: &Paths, network: &TunnelNetwork) -> Result<Self, Error> {
+    pub(crate) fn apply(
+        paths: &Paths,
+        dns_system: &DnsSystem,
+        network: &TunnelNetwork,
+    ) -> Result<Self, Error> {
         let mut journal = Journal::create(&paths.journal_dir, &network.interface)?;
         journal.record(Undo::Tunnel {
             interface: network.interface.clone(),
@@ -45,6 +52,8 @@ impl Applied {
             journal,
             network: network.clone(),
             paths: paths.clone(),
+            dns_system: dns_system.clone(),
+            dns: None,
         };
         if let Err(error) = applied.apply_all() {
             // Leave nothing half-done behind.
@@ -73,13 +82,16 @@ impl Applied {
             self.apply_kill_switch()?;
         }
         if let Some(dns) = self.network.dns.clone().filter(|d| !d.servers.is_empty()) {
-            let undo = dns::backup(
-                &self.paths.resolv_conf,
-                &self.paths.journal_dir,
-                &self.network.interface,
-            )?;
-            self.journal.record(undo)?;
-            dns::install(&self.paths.resolv_conf, &self.network.interface, &dns)?;
+            let backend = DnsBackend::detect(&self.paths.resolv_conf, &self.dns_system);
+            let full = matches!(self.network.routing, Routing::Full(_));
+            self.dns = Some(dns::Configured::apply(
+                &mut self.journal,
+                backend,
+                &self.paths,
+                (&self.network.interface, index),
+                dns,
+                full,
+            )?);
         }
         Ok(())
     }
@@ -188,8 +200,13 @@ impl Applied {
             perform(&self.netlink, undo)?;
         }
         self.journal.forget(|u| routing_undos.contains(u))?;
+        let full = matches!(routing, Routing::Full(_));
         self.network.routing = routing;
-        self.apply_routing(index)
+        self.apply_routing(index)?;
+        match &self.dns {
+            Some(dns) => dns.set_full(full),
+            None => Ok(()),
+        }
     }
 
     /// The peers' endpoints moved (re-resolved): the kill switch must let the new ones
@@ -227,34 +244,11 @@ impl Applied {
 /// Undoes every journal left in `paths.journal_dir` (after a crash); returns the
 /// interfaces they were for.
 pub(crate) fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
-    let mut recovered = Vec::new();
-    let entries = match std::fs::read_dir(&paths.journal_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(recovered),
-        Err(e) => {
-            return Err(Error::Io {
-                what: "reading the journal directory".into(),
-                source: e,
-            });
-        }
-    };
-    let netlink = Netlink::new()?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|e| e != "journal") {
-            continue;
-        }
-        if let Some(journal) = Journal::open(&path)? {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            journal.undo_all(&mut |undo| perform(&netlink, undo))?;
-            tracing::info!(interface = %name, "network changes of a crashed run undone");
-            recovered.push(name);
-        }
+    if !paths.journal_dir.exists() {
+        return Ok(Vec::new());
     }
-    Ok(recovered)
+    let netlink = Netlink::new()?;
+    crate::journal::recover_all(&paths.journal_dir, &mut |undo| perform(&netlink, undo))
 }
 
 fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {
@@ -280,7 +274,30 @@ fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {
             path,
             backup,
             symlink_target,
-        } => dns::restore(path, backup, symlink_target.as_ref()),
+        } => dns::file::restore(path, backup, symlink_target.as_ref()),
+        Undo::RevertResolvedLink {
+            bus,
+            interface,
+            index,
+        } => match netlink.link_index(interface) {
+            Ok(current) if current == *index => dns::resolved::revert(bus.as_deref(), *index),
+            // Gone (resolved dropped its settings with it), or the index is someone
+            // else's now.
+            Ok(_) | Err(Error::NoSuchInterface(_)) => Ok(()),
+            Err(error) => Err(error),
+        },
+        Undo::DeleteResolvconfRecord {
+            program,
+            record,
+            openresolv,
+        } => dns::resolvconf::delete(program, record, *openresolv),
+        // Other systems' undos never appear in a Linux journal.
+        Undo::DeleteSystemRoute { .. }
+        | Undo::RemoveScutilKey { .. }
+        | Undo::FlushPfAnchor { .. }
+        | Undo::ReleasePfToken { .. }
+        | Undo::DeleteIpForwardEntry { .. }
+        | Undo::ClearInterfaceDns { .. } => Ok(()),
         Undo::RestoreSysctl { path, value } => {
             std::fs::write(path, value).map_err(Error::io("restoring a sysctl"))
         }

@@ -1,32 +1,10 @@
-//! DNS through `/etc/resolv.conf`: the original (a file or a symlink) is kept beside the
-//! journal and put back exactly. (systemd-resolved over D-Bus and resolvconf come next;
-//! rewriting the file works under both, with resolved's stub replaced while the tunnel
-//! is up.)
+//! The last resort: `/etc/resolv.conf` rewritten, the original (a file or a symlink)
+//! kept beside the journal and put back exactly.
 
+use super::{Dns, render};
 use crate::Error;
 use crate::journal::{Undo, write_atomically};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-
-/// The resolver configuration a tunnel asks for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Dns {
-    pub servers: Vec<IpAddr>,
-    pub search: Vec<String>,
-}
-
-pub(crate) fn render(interface: &str, dns: &Dns) -> String {
-    let mut text = format!(
-        "# Written by Culvert for {interface}; the original comes back when it goes down.\n"
-    );
-    for server in &dns.servers {
-        text.push_str(&format!("nameserver {server}\n"));
-    }
-    if !dns.search.is_empty() {
-        text.push_str(&format!("search {}\n", dns.search.join(" ")));
-    }
-    text
-}
 
 /// Saves the original of `resolv_conf` to `backup_dir` and returns the undo for it; the
 /// caller journals it before calling [`install`].

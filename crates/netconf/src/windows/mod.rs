@@ -1,0 +1,212 @@
+//! Windows (unverified: written without a Windows machine to run it on): addresses,
+//! routes, the interface metric and DNS through IP Helper ([`iphlp`]), the kill switch
+//! through WFP ([`wfp`]). A full tunnel takes the halves of the default routes, with
+//! host routes keeping the endpoints on the interface that reached them before, and
+//! the tunnel's interface metric 0 so its DNS servers are asked first.
+
+mod iphlp;
+mod wfp;
+
+use crate::journal::{Journal, Undo};
+use crate::{DnsSystem, Error, Paths, Routing, TunnelNetwork};
+use ipnet::IpNet;
+use std::net::SocketAddr;
+
+/// wg-quick's overhead allowance off a 1500-byte link.
+const DEFAULT_MTU: u32 = 1420;
+
+pub(crate) struct Applied {
+    journal: Journal,
+    network: TunnelNetwork,
+    luid: u64,
+    kill_switch: Option<wfp::KillSwitch>,
+}
+
+impl Applied {
+    pub(crate) fn apply(
+        paths: &Paths,
+        _dns_system: &DnsSystem,
+        network: &TunnelNetwork,
+    ) -> Result<Self, Error> {
+        let mut journal = Journal::create(&paths.journal_dir, &network.interface)?;
+        journal.record(Undo::Tunnel {
+            interface: network.interface.clone(),
+            dns: network
+                .dns
+                .as_ref()
+                .map(|d| d.servers.clone())
+                .unwrap_or_default(),
+        })?;
+        let luid = match iphlp::luid_of(&network.interface) {
+            Ok(luid) => luid,
+            Err(error) => {
+                let _ = journal.undo_all(&mut perform);
+                return Err(error);
+            }
+        };
+        let mut applied = Self {
+            journal,
+            network: network.clone(),
+            luid,
+            kill_switch: None,
+        };
+        if let Err(error) = applied.apply_all() {
+            let _ = applied.revert();
+            return Err(error);
+        }
+        Ok(applied)
+    }
+
+    fn apply_all(&mut self) -> Result<(), Error> {
+        // Addresses, MTU and metric go away with the Wintun adapter: nothing to journal.
+        self.set_interface()?;
+        for address in &self.network.addresses {
+            iphlp::add_address(self.luid, *address)?;
+        }
+        self.apply_routing()?;
+        if self.network.kill_switch {
+            self.kill_switch = Some(wfp::KillSwitch::new(self.luid, &self.network.endpoints)?);
+        }
+        if let Some(dns) = self.network.dns.clone().filter(|d| !d.servers.is_empty()) {
+            let guid = iphlp::guid_of(self.luid)?;
+            self.journal
+                .record(Undo::ClearInterfaceDns { guid: guid.clone() })?;
+            iphlp::set_dns(&guid, Some(&dns))?;
+        }
+        Ok(())
+    }
+
+    /// Metric 0 in full mode: Windows asks every interface's DNS servers, the
+    /// lowest metric's first.
+    fn set_interface(&self) -> Result<(), Error> {
+        let full = matches!(self.network.routing, Routing::Full(_));
+        let mtu = self.network.mtu.unwrap_or(DEFAULT_MTU);
+        iphlp::set_interface(self.luid, mtu, full.then_some(0))
+    }
+
+    fn apply_routing(&mut self) -> Result<(), Error> {
+        let (prefixes, full) = match &self.network.routing {
+            Routing::Split(prefixes) => (prefixes.clone(), false),
+            Routing::Full(prefixes) => (prefixes.clone(), true),
+        };
+        if full {
+            self.route_endpoints_outside(&self.network.endpoints.clone())?;
+        }
+        for destination in crate::prefixes::tunnel_prefixes(&prefixes, full) {
+            self.add_route(self.luid, destination, None)?;
+        }
+        Ok(())
+    }
+
+    /// Host routes on the interface and gateway that reach each endpoint now, taken
+    /// before the tunnel's routes exist.
+    fn route_endpoints_outside(&mut self, endpoints: &[SocketAddr]) -> Result<(), Error> {
+        for endpoint in endpoints {
+            let (luid, next_hop) = iphlp::best_route(endpoint.ip())?;
+            if luid == self.luid {
+                // The tunnel has the default route already: where this endpoint went
+                // before is unknown. Its packets would loop into the tunnel.
+                tracing::warn!(%endpoint, "cannot keep a new endpoint outside the full tunnel");
+                continue;
+            }
+            self.add_route(luid, IpNet::from(endpoint.ip()), next_hop)?;
+        }
+        Ok(())
+    }
+
+    fn add_route(
+        &mut self,
+        luid: u64,
+        destination: IpNet,
+        next_hop: Option<std::net::IpAddr>,
+    ) -> Result<(), Error> {
+        let undo = Undo::DeleteIpForwardEntry {
+            luid,
+            destination,
+            next_hop,
+        };
+        if self.journal.entries().contains(&undo) {
+            return Ok(());
+        }
+        self.journal.record(undo)?;
+        iphlp::route(true, luid, destination, next_hop)
+    }
+
+    pub(crate) fn set_routing(&mut self, routing: Routing) -> Result<(), Error> {
+        let routes: Vec<Undo> = self
+            .journal
+            .entries()
+            .iter()
+            .filter(|u| matches!(u, Undo::DeleteIpForwardEntry { .. }))
+            .cloned()
+            .collect();
+        for undo in routes.iter().rev() {
+            perform(undo)?;
+        }
+        self.journal.forget(|u| routes.contains(u))?;
+        self.network.routing = routing;
+        self.set_interface()?;
+        self.apply_routing()
+    }
+
+    pub(crate) fn set_endpoints(&mut self, endpoints: Vec<SocketAddr>) -> Result<(), Error> {
+        if matches!(self.network.routing, Routing::Full(_)) {
+            self.route_endpoints_outside(&endpoints)?;
+        }
+        self.network.endpoints = endpoints;
+        if self.kill_switch.is_some() {
+            // The new session's filters are in place before the old ones go.
+            self.kill_switch = Some(wfp::KillSwitch::new(self.luid, &self.network.endpoints)?);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_kill_switch(&mut self, enabled: bool) -> Result<(), Error> {
+        self.network.kill_switch = enabled;
+        self.kill_switch = if enabled {
+            Some(wfp::KillSwitch::new(self.luid, &self.network.endpoints)?)
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    pub(crate) fn revert(self) -> Result<(), Error> {
+        let Self {
+            journal,
+            kill_switch,
+            ..
+        } = self;
+        // Closing the session removes the filters.
+        drop(kill_switch);
+        journal.undo_all(&mut perform)
+    }
+}
+
+pub(crate) fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
+    crate::journal::recover_all(&paths.journal_dir, &mut perform)
+}
+
+fn perform(undo: &Undo) -> Result<(), Error> {
+    match undo {
+        Undo::DeleteIpForwardEntry {
+            luid,
+            destination,
+            next_hop,
+        } => iphlp::route(false, *luid, *destination, *next_hop),
+        Undo::ClearInterfaceDns { guid } => iphlp::set_dns(guid, None),
+        Undo::Tunnel { .. } => Ok(()),
+        // Linux's and macOS's undos never appear in a Windows journal.
+        Undo::DeleteRoute { .. }
+        | Undo::DeleteRules { .. }
+        | Undo::DeleteFirewallTable { .. }
+        | Undo::RestoreFile { .. }
+        | Undo::RestoreSysctl { .. }
+        | Undo::RevertResolvedLink { .. }
+        | Undo::DeleteResolvconfRecord { .. }
+        | Undo::DeleteSystemRoute { .. }
+        | Undo::RemoveScutilKey { .. }
+        | Undo::FlushPfAnchor { .. }
+        | Undo::ReleasePfToken { .. } => Ok(()),
+    }
+}
