@@ -156,10 +156,15 @@ impl Manager {
             Request::CreateTunnel { name } => {
                 let key = culvert_config::PrivateKey::generate();
                 let text = format!("[Interface]\nPrivateKey = {}\n", &*key.to_base64());
+                // The protocol promises the new tunnel's detail: its public key is
+                // what the person hands to the other side.
                 self.import(name, &text, OnConflict::Fail, "created")
-                    .map(ResponseBody::Imported)
+                    .and_then(|created| self.detail(&created.name))
+                    .map(ResponseBody::Tunnel)
             }
-            Request::UpdateTunnel { name, config_text } => self.update(&name, config_text.as_str()),
+            Request::UpdateTunnel { name, config_text } => {
+                self.update(&name, config_text.as_str(), resolved)
+            }
             Request::RenameTunnel { from, to } => {
                 if self.active.contains_key(from.as_str()) {
                     return Err(IpcError::new(
