@@ -1,10 +1,15 @@
 //! culvertd: the privileged Culvert service — the tunnel manager (config store, state
 //! file, active tunnels: engine + network) behind the culvert-ipc server, with a log
-//! ring clients can read and follow.
+//! ring clients can read and follow; [`Daemon`] runs it all, and [`os`] is the glue to
+//! systemd, launchd and the Windows service control manager.
 
+mod at_rest;
+mod daemon;
 mod hub;
 mod logring;
 mod manager;
+pub mod os;
+mod resolve;
 mod routing;
 mod scripts;
 mod server;
@@ -12,9 +17,12 @@ mod state;
 mod store;
 mod tunnel;
 
+pub use at_rest::{Plaintext, SealError, Sealer, platform_sealer};
+pub use daemon::{Daemon, DaemonError, DaemonOptions};
 pub use hub::Hub;
 pub use logring::{LogLayer, LogRing};
 pub use manager::{Manager, ManagerPaths};
+pub use resolve::{HostPort, Resolved, Resolver, SystemResolver};
 pub use routing::{RoutingMode, extra_allowed_ips, routing};
 pub use scripts::{Hook, Settings};
 pub use server::Server;

@@ -1,6 +1,9 @@
 //! The tunnel manager: every request a client can make, against the config store, the
 //! state file and the active tunnels. Synchronous; the IPC server serialises access.
+//! Endpoint names are looked up before a request is handled ([`Manager::names_to_resolve`],
+//! then [`Manager::handle_resolved`]), so the server can do it without holding the lock.
 
+use crate::resolve::{HostPort, Resolved, Resolver, SystemResolver, named_endpoints};
 use crate::routing::RoutingMode;
 use crate::scripts::{self, Hook, Settings};
 use crate::state::{ServiceState, StateFile};
@@ -14,6 +17,7 @@ use culvert_ipc::{
 };
 use culvert_netconf::Paths;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where the manager keeps things.
@@ -33,6 +37,7 @@ pub struct Manager {
     netconf: Paths,
     settings: Settings,
     active: BTreeMap<String, ActiveTunnel>,
+    resolver: Arc<dyn Resolver>,
     /// Events for subscribers, drained by the server after each request.
     events: Vec<Event>,
 }
@@ -67,17 +72,30 @@ impl Manager {
             netconf: paths.netconf.clone(),
             settings: Settings::load(&paths.settings),
             active: BTreeMap::new(),
+            resolver: Arc::new(SystemResolver),
             events: Vec::new(),
         })
     }
 
-    /// Brings up the tunnels that were active when the service last stopped.
+    /// Replaces the system's resolver (tests use one they control).
+    pub fn set_resolver(&mut self, resolver: Arc<dyn Resolver>) {
+        self.resolver = resolver;
+    }
+
+    /// The resolver, for looking names up without the manager.
+    pub fn resolver(&self) -> Arc<dyn Resolver> {
+        Arc::clone(&self.resolver)
+    }
+
+    /// Brings up the tunnels that were active when the service last stopped (at start,
+    /// before any client is served, so names are looked up here).
     pub fn restore(&mut self) {
         for name in self.state.active.clone() {
             let Ok(name) = TunnelName::new(&name) else {
                 continue;
             };
-            match self.activate(&name) {
+            let resolved = self.resolve_now(self.activation_names(&name));
+            match self.activate(&name, &resolved) {
                 Ok(()) => tracing::info!(tunnel = %name.as_str(), "restored"),
                 Err(error) => tracing::error!(tunnel = %name.as_str(), %error, "could not restore"),
             }
@@ -92,13 +110,20 @@ impl Manager {
         self.active.values().map(|t| t.name().clone()).collect()
     }
 
-    /// Re-resolves stale DNS-named endpoints of every active tunnel.
-    pub fn refresh_endpoints(&mut self) {
-        let unix_now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+    /// The DNS-named endpoints of active tunnels whose sessions are stale.
+    pub fn stale_endpoint_names(&self) -> Vec<HostPort> {
+        let now = unix_now();
+        self.active
+            .values()
+            .flat_map(|tunnel| tunnel.stale_named_endpoints(now))
+            .collect()
+    }
+
+    /// Moves stale endpoints to the addresses their names now have in `resolved`.
+    pub fn refresh_endpoints(&mut self, resolved: &Resolved) {
+        let now = unix_now();
         for tunnel in self.active.values_mut() {
-            tunnel.refresh_endpoints(unix_now);
+            tunnel.refresh_endpoints(now, resolved);
         }
     }
 
@@ -110,13 +135,45 @@ impl Manager {
         self.store.list().map(|l| l.len()).unwrap_or(0)
     }
 
-    /// Handles everything but subscriptions and status, which are the server's.
-    /// `caller_is_root` says who asks: storing hook scripts is root's alone, since they
-    /// run as root once scripts are enabled.
+    /// Handles everything but subscriptions and status, which are the server's, looking
+    /// up the endpoint names it needs first. `caller_is_root` says who asks: storing hook
+    /// scripts is root's alone, since they run as root once scripts are enabled.
     pub fn handle(
         &mut self,
         request: Request,
         caller_is_root: bool,
+    ) -> Result<ResponseBody, IpcError> {
+        let resolved = self.resolve_now(self.names_to_resolve(&request));
+        self.handle_resolved(request, caller_is_root, &resolved)
+    }
+
+    /// The endpoint names `request` would bring up a tunnel with (an activation, or the
+    /// update of an active tunnel). Empty when there are none, or when the request will
+    /// fail anyway (it reports why when handled).
+    pub fn names_to_resolve(&self, request: &Request) -> Vec<HostPort> {
+        match request {
+            Request::Activate { name } => self.activation_names(name),
+            Request::UpdateTunnel { name, config_text } if self.is_active(name) => {
+                let Ok(stored) = self.store.load(name) else {
+                    return Vec::new();
+                };
+                let text = restore_redacted_keys(config_text.as_str(), &stored);
+                Config::parse(text.as_str())
+                    .map(|p| named_endpoints(&p.config))
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// [`Self::handle`] with the endpoint names already looked up in `resolved`; never
+    /// resolves a name itself. A name `resolved` lacks (the config changed since
+    /// [`Self::names_to_resolve`]) fails the activation with "try again".
+    pub fn handle_resolved(
+        &mut self,
+        request: Request,
+        caller_is_root: bool,
+        resolved: &Resolved,
     ) -> Result<ResponseBody, IpcError> {
         if !caller_is_root {
             let text = match &request {
@@ -193,7 +250,9 @@ impl Manager {
                 self.events.push(Event::TunnelsChanged);
                 Ok(ResponseBody::Done)
             }
-            Request::Activate { name } => self.activate(&name).map(|()| ResponseBody::Done),
+            Request::Activate { name } => {
+                self.activate(&name, resolved).map(|()| ResponseBody::Done)
+            }
             Request::Deactivate { name } => self.deactivate(&name).map(|()| ResponseBody::Done),
             Request::SetRoutingMode { name, mode } => {
                 // Only one active tunnel can take over the default route.
@@ -409,7 +468,12 @@ impl Manager {
         Ok(ResponseBody::ZipImported { imported, skipped })
     }
 
-    fn update(&mut self, name: &TunnelName, edited: &str) -> Result<ResponseBody, IpcError> {
+    fn update(
+        &mut self,
+        name: &TunnelName,
+        edited: &str,
+        resolved: &Resolved,
+    ) -> Result<ResponseBody, IpcError> {
         let stored = self.store.load(name).map_err(store_error)?;
         let text = restore_redacted_keys(edited, &stored);
         let parsed = culvert_config::parse(text.as_str())
@@ -418,7 +482,7 @@ impl Manager {
         // A saved change takes effect at once, as in the official clients.
         if self.active.contains_key(name.as_str()) {
             self.deactivate(name)?;
-            self.activate(name).map_err(|e| {
+            self.activate(name, resolved).map_err(|e| {
                 IpcError::new(
                     e.kind,
                     format!(
@@ -434,7 +498,28 @@ impl Manager {
         })
     }
 
-    fn activate(&mut self, name: &TunnelName) -> Result<(), IpcError> {
+    fn is_active(&self, name: &TunnelName) -> bool {
+        self.active.contains_key(name.as_str())
+    }
+
+    /// The endpoint names activating `name` needs (none when it is up already).
+    fn activation_names(&self, name: &TunnelName) -> Vec<HostPort> {
+        if self.is_active(name) {
+            return Vec::new();
+        }
+        self.load(name)
+            .map(|config| named_endpoints(&config))
+            .unwrap_or_default()
+    }
+
+    /// Looks `names` up on this thread: only for callers that hold no lock.
+    fn resolve_now(&self, names: Vec<HostPort>) -> Resolved {
+        let mut resolved = Resolved::default();
+        resolved.resolve_all(&*self.resolver, names);
+        resolved
+    }
+
+    fn activate(&mut self, name: &TunnelName, resolved: &Resolved) -> Result<(), IpcError> {
         if self.active.contains_key(name.as_str()) {
             return Ok(());
         }
@@ -462,7 +547,7 @@ impl Manager {
             name: name.clone(),
             state: TunnelState::Activating,
         });
-        match ActiveTunnel::activate(name, &config, options, &self.netconf) {
+        match ActiveTunnel::activate(name, &config, options, resolved, &self.netconf) {
             Ok(tunnel) => {
                 self.active.insert(name.as_str().into(), tunnel);
                 if !self.state.active.iter().any(|n| n == name.as_str()) {
@@ -597,6 +682,12 @@ impl Manager {
             }
         }
     }
+}
+
+fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// Whether a config has any PreUp/PostUp/PreDown/PostDown (an invalid config is left to
@@ -746,6 +837,35 @@ mod tests {
             let tunnel = entry.outcome.unwrap();
             assert!(!tunnel.text.contains(&key) && tunnel.text.contains("(hidden)"));
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn handed_answers_the_manager_never_looks_names_up_itself() {
+        struct Refusing;
+        impl Resolver for Refusing {
+            fn resolve(&self, host: &str, _: u16) -> Result<std::net::SocketAddr, String> {
+                panic!("the manager looked up {host} itself")
+            }
+        }
+        let (mut manager, dir) = manager("resolved");
+        let text = config("10.8.0.2/24", "10.8.0.0/24")
+            .to_text()
+            .replace("[Peer]\n", "[Peer]\nEndpoint = vpn.example.invalid:51820\n");
+        manager.handle(import(text, "named"), true).unwrap();
+        let name = TunnelName::new("named").unwrap();
+        let activate = Request::Activate { name: name.clone() };
+        assert_eq!(
+            manager.names_to_resolve(&activate),
+            vec![("vpn.example.invalid".to_owned(), 51820)]
+        );
+        manager.set_resolver(Arc::new(Refusing));
+        // As when the config changed after its names were looked up.
+        let error = manager
+            .handle_resolved(activate, true, &Resolved::default())
+            .unwrap_err();
+        assert!(error.message.contains("try again"), "{error}");
+        assert!(manager.active_names().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

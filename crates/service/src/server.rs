@@ -1,16 +1,18 @@
 //! The IPC server: who may connect, the hello exchange, one response per request, and
 //! events to subscribers. A thread per client; requests that change tunnels go through
-//! the manager one at a time.
+//! the manager one at a time, and endpoint names are looked up before the manager is
+//! locked, so a dead resolver stalls only the request that needs it.
 
 use crate::hub::{Hub, Subscription};
 use crate::logring::LogRing;
 use crate::manager::Manager;
+use crate::resolve::{Resolved, Resolver};
 use culvert_ipc::{
     ClientMessage, Event, IpcError, Listener, PROTOCOL_VERSION, Request, Response, ResponseBody,
     SERVICE_GROUP, ServerMessage, ServiceStatus, Stream, authorize, decode, read_frame, request_id,
     write_frame,
 };
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{RecvTimeoutError, Sender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,9 +23,13 @@ const CLIENT_QUEUE: usize = 256;
 const MAX_CLIENTS: usize = 64;
 /// A client must say hello within this.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a request's endpoint names are looked up again when its config changed
+/// while they were being looked up, before the request fails with "try again".
+const RESOLVE_ROUNDS: usize = 3;
 
 pub struct Server {
     manager: Mutex<Manager>,
+    resolver: Arc<dyn Resolver>,
     hub: Arc<Hub>,
     log: Arc<LogRing>,
     started: Instant,
@@ -42,6 +48,7 @@ impl std::fmt::Debug for Server {
 impl Server {
     pub fn new(manager: Manager, hub: Arc<Hub>, log: Arc<LogRing>) -> Arc<Self> {
         Arc::new(Self {
+            resolver: manager.resolver(),
             manager: Mutex::new(manager),
             hub,
             log,
@@ -93,7 +100,7 @@ impl Server {
         for tick in 1u64.. {
             std::thread::sleep(Duration::from_secs(1));
             if tick % 30 == 0 {
-                self.manager().refresh_endpoints();
+                self.refresh_endpoints();
             }
             let stats: Vec<_> = {
                 let manager = self.manager();
@@ -107,6 +114,18 @@ impl Server {
                 self.hub.publish(Event::Stats { name, peers });
             }
         }
+    }
+
+    /// Re-resolves the DNS-named endpoints of stale sessions (every 30 s, and when the
+    /// machine wakes up or on SIGHUP), looking the names up with the manager unlocked.
+    pub fn refresh_endpoints(&self) {
+        let names = self.manager().stale_endpoint_names();
+        if names.is_empty() {
+            return;
+        }
+        let mut resolved = Resolved::default();
+        resolved.resolve_all(&*self.resolver, names);
+        self.manager().refresh_endpoints(&resolved);
     }
 
     /// Takes all tunnels down for a stop of the service.
@@ -129,9 +148,12 @@ impl Server {
             }
         };
         // The hello must come soon; after it a client may stay as long as it likes.
-        let stream = std::os::unix::net::UnixStream::from(stream);
-        let _ = stream.set_read_timeout(Some(HELLO_TIMEOUT));
-        let (Ok(mut reader), mut writer) = (stream.try_clone(), stream) else {
+        let (Ok(mut reader), Ok(watched), mut writer) =
+            (stream.try_clone(), stream.try_clone(), stream)
+        else {
+            return;
+        };
+        let Ok(said_hello) = hello_deadline(watched) else {
             return;
         };
         let hello = match read_frame(&mut reader)
@@ -148,6 +170,7 @@ impl Server {
         };
         let answer = hello.answer(env!("CARGO_PKG_VERSION"));
         let welcomed = matches!(answer, ServerMessage::Welcome(_));
+        let _ = said_hello.send(());
         if write_frame(&mut writer, &answer).is_err() || !welcomed {
             return;
         }
@@ -155,7 +178,6 @@ impl Server {
 
         let (queue, outgoing) = sync_channel::<ServerMessage>(CLIENT_QUEUE);
         let subscription = self.hub.register(queue.clone());
-        let _ = reader.set_read_timeout(None);
         let writer_thread =
             std::thread::Builder::new()
                 .name("ipc-writer".into())
@@ -241,8 +263,9 @@ impl Server {
                 }))
             }
             other => {
+                let resolved = self.resolve_for(&other);
                 let mut manager = self.manager();
-                let result = manager.handle(other, caller_is_root);
+                let result = manager.handle_resolved(other, caller_is_root, &resolved);
                 let events = manager.take_events();
                 drop(manager);
                 for event in events {
@@ -251,5 +274,154 @@ impl Server {
                 result
             }
         }
+    }
+
+    /// Looks up the endpoint names `request` needs with the manager unlocked. Asks again
+    /// when the config changed meanwhile (another client's update), a few times at most.
+    fn resolve_for(&self, request: &Request) -> Resolved {
+        let mut resolved = Resolved::default();
+        for _ in 0..RESOLVE_ROUNDS {
+            let missing = resolved.missing(self.manager().names_to_resolve(request));
+            if missing.is_empty() {
+                break;
+            }
+            resolved.resolve_all(&*self.resolver, missing);
+        }
+        resolved
+    }
+}
+
+/// Ends `stream` unless the returned sender fires within [`HELLO_TIMEOUT`], so a client
+/// cannot hold one of the service's slots without saying hello. A watchdog rather than a
+/// read timeout, which named pipes do not have. Dropping the sender ends it too.
+fn hello_deadline(stream: Stream) -> std::io::Result<Sender<()>> {
+    let (said_hello, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("ipc-hello".into())
+        .spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(HELLO_TIMEOUT) {
+                let _ = stream.shutdown();
+            }
+        })?;
+    Ok(said_hello)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manager::ManagerPaths;
+    use culvert_ipc::{ConfigText, OnConflict, TunnelName, TunnelState};
+    use std::net::SocketAddr;
+    use std::sync::Condvar;
+
+    /// Holds every lookup until released, then fails it: a resolver that has stopped
+    /// answering, under the test's control.
+    #[derive(Default)]
+    struct HeldResolver {
+        /// (a lookup has started, lookups are released)
+        state: Mutex<(bool, bool)>,
+        changed: Condvar,
+    }
+
+    impl HeldResolver {
+        fn wait_for_a_lookup(&self, deadline: Duration) -> bool {
+            let state = self.state.lock().unwrap();
+            let (_state, waited) = self
+                .changed
+                .wait_timeout_while(state, deadline, |(started, _)| !*started)
+                .unwrap();
+            !waited.timed_out()
+        }
+
+        fn release(&self) {
+            self.state.lock().unwrap().1 = true;
+            self.changed.notify_all();
+        }
+    }
+
+    impl Resolver for HeldResolver {
+        fn resolve(&self, host: &str, _port: u16) -> Result<SocketAddr, String> {
+            let mut state = self.state.lock().unwrap();
+            state.0 = true;
+            self.changed.notify_all();
+            let _released = self
+                .changed
+                .wait_while(state, |(_, released)| !*released)
+                .unwrap();
+            Err(format!("{host}: the test resolver knows no names"))
+        }
+    }
+
+    #[test]
+    fn other_clients_are_answered_while_an_activation_waits_for_dns() {
+        let dir = std::env::temp_dir().join(format!("culvertd-server-dns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = ManagerPaths {
+            settings: dir.join("culvertd.toml"),
+            tunnels: dir.join("tunnels"),
+            state: dir.join("state.json"),
+            netconf: culvert_netconf::Paths {
+                journal_dir: dir.join("netconf"),
+                resolv_conf: dir.join("resolv.conf"),
+            },
+        };
+        let mut manager = Manager::open(&paths).unwrap();
+        let resolver = Arc::new(HeldResolver::default());
+        manager.set_resolver(Arc::clone(&resolver) as _);
+        let name = TunnelName::new("slowdns").unwrap();
+        let text = format!(
+            "[Interface]\nPrivateKey = {}\nAddress = 10.9.0.2/32\n\n[Peer]\nPublicKey = {}\n\
+             AllowedIPs = 10.9.0.0/24\nEndpoint = vpn.example.invalid:51820\n",
+            &*culvert_config::PrivateKey::generate().to_base64(),
+            culvert_config::PrivateKey::generate().public_key()
+        );
+        let import = Request::ImportTunnel {
+            name: name.clone(),
+            config_text: ConfigText::new(text),
+            on_conflict: OnConflict::Fail,
+        };
+        manager.handle(import, true).unwrap();
+        let server = Server::new(manager, Arc::default(), Arc::default());
+
+        let activation = {
+            let server = Arc::clone(&server);
+            let name = name.clone();
+            std::thread::spawn(move || {
+                server.handle(Request::Activate { name }, &Subscription::default(), true)
+            })
+        };
+        assert!(
+            resolver.wait_for_a_lookup(Duration::from_secs(30)),
+            "the activation never looked its endpoint up"
+        );
+        // Another client, while the lookup hangs.
+        let (answered, answer) = std::sync::mpsc::channel();
+        {
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || {
+                let listed = server.handle(Request::ListTunnels, &Subscription::default(), false);
+                let _ = answered.send(listed);
+            });
+        }
+        let listed = answer.recv_timeout(Duration::from_secs(30));
+        resolver.release();
+        let listed = listed.expect(
+            "list_tunnels was not answered while an activation waited for DNS: \
+             the manager stayed locked during the lookup",
+        );
+        let Ok(ResponseBody::TunnelList { tunnels }) = listed else {
+            panic!("a tunnel list, not {listed:?}")
+        };
+        assert_eq!(tunnels.len(), 1);
+        assert_eq!(tunnels[0].state, TunnelState::Inactive);
+
+        // Released, the lookup fails and the activation reports it.
+        let error = activation.join().unwrap().unwrap_err();
+        assert!(
+            error.message.contains("vpn.example.invalid:51820")
+                && error.message.contains("knows no names"),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

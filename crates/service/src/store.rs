@@ -1,10 +1,14 @@
-//! The config store: one `NAME.conf` per tunnel, 0600 in a 0700 directory, every write
-//! atomic (temp file, fsync, rename, fsync the directory), so a crash never leaves a
-//! truncated or lost config. Names follow wg-quick's rule.
+//! The config store: one file per tunnel in a private directory, every write atomic
+//! (temp file, fsync, rename, fsync the directory), so a crash never leaves a truncated
+//! or lost config. Names follow wg-quick's rule. What a file holds is the [`Sealer`]'s
+//! business (`crate::at_rest`): the text as written in a 0600 `NAME.conf` on Unix, a
+//! DPAPI-sealed `NAME.conf.dpapi` on Windows.
 
+use crate::at_rest::{self, SealError, Sealer};
 use culvert_config::{ParseErrors, TunnelName};
 use culvert_netconf::write_atomically;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -22,37 +26,39 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Write(#[from] culvert_netconf::Error),
+    #[error("cannot read {}: {source}", path.display())]
+    Sealed { path: PathBuf, source: SealError },
 }
 
 #[derive(Debug, Clone)]
 pub struct ConfigStore {
     dir: PathBuf,
+    sealer: Arc<dyn Sealer>,
 }
 
 impl ConfigStore {
-    /// Opens (and creates, 0700) the store in `dir`.
+    /// Opens (and creates, private) the store in `dir`, kept at rest this OS's way.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        let dir = dir.into();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(io("creating", &dir))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(io("securing", &dir))?;
-        Ok(Self { dir })
+        Self::open_with(dir, at_rest::platform_sealer())
     }
 
-    /// The stored tunnels, by name. Files that are not `NAME.conf` with a valid name are
-    /// left alone.
+    /// Opens the store in `dir` with `sealer` deciding what its files hold.
+    pub fn open_with(dir: impl Into<PathBuf>, sealer: Arc<dyn Sealer>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        at_rest::create_private_dir(&dir).map_err(io("creating a private directory at", &dir))?;
+        Ok(Self { dir, sealer })
+    }
+
+    /// The stored tunnels, by name. Files that are not `NAME` + the sealer's extension
+    /// with a valid name are left alone.
     pub fn list(&self) -> Result<Vec<TunnelName>, StoreError> {
+        let extension = self.sealer.extension();
         let mut names: Vec<TunnelName> = std::fs::read_dir(&self.dir)
             .map_err(io("listing", &self.dir))?
             .flatten()
             .filter_map(|entry| {
                 let file = entry.file_name().into_string().ok()?;
-                TunnelName::new(file.strip_suffix(".conf")?).ok()
+                TunnelName::new(file.strip_suffix(extension)?).ok()
             })
             .collect();
         names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
@@ -65,14 +71,19 @@ impl ConfigStore {
 
     pub fn load(&self, name: &TunnelName) -> Result<String, StoreError> {
         let path = self.path(name);
-        std::fs::read_to_string(&path).map_err(|source| match source.kind() {
+        let sealed = std::fs::read(&path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => StoreError::NotFound(name.as_str().into()),
             _ => StoreError::Io {
                 what: "reading",
-                path,
+                path: path.clone(),
                 source,
             },
-        })
+        })?;
+        let mut text = self
+            .sealer
+            .unseal(&sealed)
+            .map_err(|source| StoreError::Sealed { path, source })?;
+        Ok(std::mem::take(&mut *text))
     }
 
     /// Saves `text` as `name` after checking that it parses; the user's text is kept as
@@ -82,7 +93,14 @@ impl ConfigStore {
             name: name.as_str().into(),
             errors,
         })?;
-        write_atomically(&self.path(name), text.as_bytes(), 0o600)?;
+        let sealed = self
+            .sealer
+            .seal(text)
+            .map_err(|source| StoreError::Sealed {
+                path: self.path(name),
+                source,
+            })?;
+        write_atomically(&self.path(name), &sealed, at_rest::FILE_MODE)?;
         Ok(())
     }
 
@@ -117,7 +135,8 @@ impl ConfigStore {
     }
 
     fn path(&self, name: &TunnelName) -> PathBuf {
-        self.dir.join(format!("{}.conf", name.as_str()))
+        self.dir
+            .join(format!("{}{}", name.as_str(), self.sealer.extension()))
     }
 }
 
@@ -132,7 +151,6 @@ fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn store(name: &str) -> (ConfigStore, PathBuf) {
         let dir =
@@ -150,8 +168,10 @@ mod tests {
         )
     }
 
+    #[cfg(unix)]
     #[test]
     fn save_load_rename_delete_with_secure_modes() {
+        use std::os::unix::fs::PermissionsExt;
         let (store, dir) = store("cycle");
         let name = TunnelName::new("office").unwrap();
         let text = config();
@@ -197,6 +217,69 @@ mod tests {
         std::fs::write(dir.join("notes.txt"), "x").unwrap();
         std::fs::write(dir.join("much-too-long-name-for-wg.conf"), "x").unwrap();
         assert_eq!(store.list().unwrap(), vec![name]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Seals by flipping every bit behind a tag: reversible, and nothing like the text.
+    #[derive(Debug)]
+    struct Flipped;
+
+    impl Sealer for Flipped {
+        fn extension(&self) -> &'static str {
+            ".conf.flipped"
+        }
+
+        fn seal(&self, text: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, SealError> {
+            let flipped = text.bytes().map(|b| !b);
+            Ok(zeroize::Zeroizing::new(
+                b"FLIP".iter().copied().chain(flipped).collect(),
+            ))
+        }
+
+        fn unseal(&self, sealed: &[u8]) -> Result<zeroize::Zeroizing<String>, SealError> {
+            let body = sealed
+                .strip_prefix(b"FLIP")
+                .ok_or_else(|| SealError("not sealed by this test".into()))?;
+            let text = String::from_utf8(body.iter().map(|b| !b).collect())
+                .map_err(|_| SealError("not text".into()))?;
+            Ok(zeroize::Zeroizing::new(text))
+        }
+    }
+
+    #[test]
+    fn the_store_reads_and_writes_only_through_its_sealer() {
+        let dir =
+            std::env::temp_dir().join(format!("culvertd-store-sealed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = ConfigStore::open_with(&dir, Arc::new(Flipped)).unwrap();
+        let name = TunnelName::new("office").unwrap();
+        let text = config();
+        let key_line = text.lines().find(|l| l.starts_with("PrivateKey")).unwrap();
+        store.create(&name, &text).unwrap();
+        let on_disk = std::fs::read(dir.join("office.conf.flipped")).unwrap();
+        assert!(on_disk.starts_with(b"FLIP"));
+        assert!(
+            !String::from_utf8_lossy(&on_disk).contains(key_line),
+            "the key is not stored as text"
+        );
+        assert_eq!(store.load(&name).unwrap(), text);
+        // A plain config dropped beside sealed ones is not one of them.
+        std::fs::write(dir.join("plain.conf"), &text).unwrap();
+        assert_eq!(store.list().unwrap(), vec![name.clone()]);
+        let home = TunnelName::new("home").unwrap();
+        store.rename(&name, &home).unwrap();
+        assert!(dir.join("home.conf.flipped").exists());
+        assert_eq!(store.load(&home).unwrap(), text);
+        // A file that does not unseal is reported by path, with the sealer's reason.
+        let broken = TunnelName::new("broken").unwrap();
+        std::fs::write(dir.join("broken.conf.flipped"), b"garbage").unwrap();
+        let error = store.load(&broken).unwrap_err().to_string();
+        assert!(
+            error.contains("broken.conf.flipped") && error.contains("not sealed by this test"),
+            "{error}"
+        );
+        store.delete(&home).unwrap();
+        assert_eq!(store.list().unwrap(), vec![broken]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

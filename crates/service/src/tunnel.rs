@@ -1,12 +1,13 @@
 //! One active tunnel: its engine interface (served to `wg` over the UAPI too) and its
 //! network configuration, brought up and down as one.
 
+use crate::resolve::{HostPort, Resolved};
 use crate::routing::{RoutingMode, extra_allowed_ips, routing};
 use culvert_config::{Config, Host, TunnelName};
 use culvert_engine::uapi::{PeerChange, SetRequest, UapiServer};
 use culvert_engine::{Interface, UAPI_DIRECTORY, tun};
 use culvert_netconf::{DEFAULT_FWMARK, Dns, NetConf, Paths, TunnelNetwork};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,14 +59,16 @@ impl std::fmt::Debug for ActiveTunnel {
 
 impl ActiveTunnel {
     /// Creates the interface `name`, configures the engine from `config`, and applies the
-    /// network for `options`. On failure nothing is left behind.
+    /// network for `options`; named endpoints take their addresses from `resolved`
+    /// (looked up beforehand, see [`crate::resolve`]). On failure nothing is left behind.
     pub fn activate(
         name: &TunnelName,
         config: &Config,
         options: TunnelOptions,
+        resolved: &Resolved,
         paths: &Paths,
     ) -> Result<Self, TunnelError> {
-        let endpoints = resolve_endpoints(config)?;
+        let endpoints = endpoint_addresses(config, resolved)?;
         let tun = tun::create(name.as_str()).map_err(|source| TunnelError::Interface {
             name: name.as_str().into(),
             source,
@@ -141,31 +144,26 @@ impl ActiveTunnel {
         Ok(())
     }
 
-    /// Re-resolves DNS-named endpoints of peers that have not completed a handshake
-    /// recently (wg-quick's reresolve-dns), so a server whose address changed is found
-    /// again. Returns how many endpoints moved.
-    pub fn refresh_endpoints(&mut self, unix_now: Duration) -> usize {
-        let info = self.interface.info();
+    /// The DNS-named endpoints of peers that have not completed a handshake recently
+    /// (wg-quick's reresolve-dns): the names [`Self::refresh_endpoints`] wants answers for.
+    pub fn stale_named_endpoints(&self, unix_now: Duration) -> Vec<HostPort> {
+        self.stale_peers(unix_now)
+            .into_iter()
+            .map(|(_, host, port)| (host, port))
+            .collect()
+    }
+
+    /// Moves the stale peers' endpoints to their addresses in `resolved`, so a server
+    /// whose address changed is found again. Peers that made a handshake since the names
+    /// were looked up are left alone. Returns how many endpoints moved.
+    pub fn refresh_endpoints(&mut self, unix_now: Duration, resolved: &Resolved) -> usize {
         let mut moved = Vec::new();
-        for (i, peer) in self.config.peers.iter().enumerate() {
-            let Some(endpoint) = &peer.endpoint else {
+        for (i, host, port) in self.stale_peers(unix_now) {
+            let Some(Ok(address)) = resolved.get(&host, port) else {
                 continue;
             };
-            let Host::Name(host) = &endpoint.host else {
-                continue;
-            };
-            let live = info
-                .peers
-                .iter()
-                .find(|p| p.public_key == *peer.public_key.as_bytes());
-            if !needs_refresh(live.map(|p| p.last_handshake), unix_now) {
-                continue;
-            }
-            let Ok(Some(address)) = resolve(host, endpoint.port) else {
-                continue;
-            };
-            if self.endpoints.get(i).copied().flatten() != Some(address) {
-                moved.push((i, *peer.public_key.as_bytes(), address));
+            if self.endpoints.get(i).copied().flatten() != Some(*address) {
+                moved.push((i, *self.config.peers[i].public_key.as_bytes(), *address));
             }
         }
         for (i, public_key, address) in &moved {
@@ -197,6 +195,27 @@ impl ActiveTunnel {
         moved.len()
     }
 
+    fn stale_peers(&self, unix_now: Duration) -> Vec<(usize, String, u16)> {
+        let info = self.interface.info();
+        let mut stale = Vec::new();
+        for (i, peer) in self.config.peers.iter().enumerate() {
+            let Some(endpoint) = &peer.endpoint else {
+                continue;
+            };
+            let Host::Name(host) = &endpoint.host else {
+                continue;
+            };
+            let live = info
+                .peers
+                .iter()
+                .find(|p| p.public_key == *peer.public_key.as_bytes());
+            if needs_refresh(live.map(|p| p.last_handshake), unix_now) {
+                stale.push((i, host.clone(), endpoint.port));
+            }
+        }
+        stale
+    }
+
     /// Undoes the network changes, then removes the interface.
     pub fn deactivate(mut self) -> Result<(), TunnelError> {
         let reverted = self.netconf.take().map(NetConf::revert).transpose();
@@ -213,8 +232,11 @@ impl ActiveTunnel {
     }
 }
 
-/// Endpoints as addresses: names are resolved now, at connection time.
-fn resolve_endpoints(config: &Config) -> Result<Vec<Option<SocketAddr>>, TunnelError> {
+/// Endpoints as addresses; names take the answers looked up for them before.
+fn endpoint_addresses(
+    config: &Config,
+    resolved: &Resolved,
+) -> Result<Vec<Option<SocketAddr>>, TunnelError> {
     config
         .peers
         .iter()
@@ -222,26 +244,25 @@ fn resolve_endpoints(config: &Config) -> Result<Vec<Option<SocketAddr>>, TunnelE
             let Some(endpoint) = &peer.endpoint else {
                 return Ok(None);
             };
-            match &endpoint.host {
-                Host::Ip(ip) => Ok(Some(SocketAddr::new(*ip, endpoint.port))),
-                Host::Name(host) => {
-                    resolve(host, endpoint.port).map_err(|reason| TunnelError::Endpoint {
-                        host: host.clone(),
-                        port: endpoint.port,
-                        reason,
-                    })
-                }
+            let host = match &endpoint.host {
+                Host::Ip(ip) => return Ok(Some(SocketAddr::new(*ip, endpoint.port))),
+                Host::Name(host) => host,
+            };
+            let failed = |reason: String| TunnelError::Endpoint {
+                host: host.clone(),
+                port: endpoint.port,
+                reason,
+            };
+            match resolved.get(host, endpoint.port) {
+                Some(Ok(address)) => Ok(Some(*address)),
+                Some(Err(reason)) => Err(failed(reason.clone())),
+                // Only when the config changed while its names were being looked up.
+                None => Err(failed(
+                    "the config changed while its endpoints were being resolved; try again".into(),
+                )),
             }
         })
         .collect()
-}
-
-fn resolve(host: &str, port: u16) -> Result<Option<SocketAddr>, String> {
-    let mut addresses = (host, port).to_socket_addrs().map_err(|e| e.to_string())?;
-    addresses
-        .next()
-        .map(Some)
-        .ok_or_else(|| "no address".to_owned())
 }
 
 /// wg-quick's rule: re-resolve when the last handshake is older than 135 s (a session
@@ -328,10 +349,5 @@ mod tests {
         assert!(needs_refresh(Some(Duration::ZERO), now));
         assert!(!needs_refresh(Some(now - Duration::from_secs(60)), now));
         assert!(needs_refresh(Some(now - Duration::from_secs(136)), now));
-        assert!(
-            resolve("localhost", 51820)
-                .unwrap()
-                .is_some_and(|a| a.ip().is_loopback() && a.port() == 51820)
-        );
     }
 }

@@ -8,7 +8,7 @@ use common::{client_config, server_lab};
 use culvert_config::{Config, TunnelName};
 use culvert_netconf::Paths;
 use culvert_netlab::{INTERNET_HOST, Lab, TUNNEL_V4, can_run, wait_for};
-use culvertd::{ActiveTunnel, RoutingMode, TunnelOptions};
+use culvertd::{ActiveTunnel, Resolved, RoutingMode, TunnelOptions};
 use std::time::Duration;
 
 fn rules_and_routes(lab: &Lab) -> String {
@@ -40,7 +40,10 @@ fn activate_switch_modes_and_deactivate() {
     let tunnel = {
         let (name, paths) = (name.clone(), paths.clone());
         lab.in_ns(0, move || {
-            ActiveTunnel::activate(&name, &config, TunnelOptions::default(), &paths).unwrap()
+            // The endpoint is an address: nothing to look up.
+            let resolved = Resolved::default();
+            ActiveTunnel::activate(&name, &config, TunnelOptions::default(), &resolved, &paths)
+                .unwrap()
         })
         .join()
         .unwrap()

@@ -95,6 +95,26 @@ fn import_activate_crash_and_come_back() {
     assert_ne!(rules(&lab), rules_before, "full tunnel added policy rules");
     let resolver = std::fs::read_to_string(dir.join("resolv.conf")).unwrap();
     assert!(resolver.contains("10.200.0.53"), "{resolver}");
+
+    // SIGHUP re-resolves stale endpoints; it does not stop the service.
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    wait_for(
+        "culvertd to log the SIGHUP",
+        Duration::from_secs(10),
+        || {
+            let log = client.request(Request::ReadLog {
+                since: None,
+                limit: 1000,
+            });
+            matches!(log, Ok(ResponseBody::LogLines { lines })
+            if lines.iter().any(|l| l.message.contains("SIGHUP")))
+        },
+    );
+    assert!(client.status().unwrap().active.contains(&name));
     drop(client);
 
     // A crash: nothing is cleaned up by the dying process.

@@ -28,8 +28,12 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-/// Where `culvertd` listens on Linux and macOS.
+/// Where `culvertd` listens on Linux (and other Unixes but macOS).
+#[cfg(not(target_os = "macos"))]
 pub const SOCKET_PATH: &str = "/run/culvert/culvertd.sock";
+/// Where `culvertd` listens on macOS, which has no `/run` (UNVERIFIED: never built here).
+#[cfg(target_os = "macos")]
+pub const SOCKET_PATH: &str = "/var/run/culvert/culvertd.sock";
 
 /// Where `culvertd` listens on Windows.
 pub const PIPE_NAME: &str = r"\\.\pipe\culvert\culvertd";

@@ -1,26 +1,35 @@
-//! `culvertd`: the privileged Culvert service. Serves culvert-ipc on its socket, keeps
-//! the tunnels, restores the active ones at start and undoes a crashed run's network
-//! changes. SIGINT/SIGTERM take the tunnels down (they come back at the next start).
+//! `culvertd`: the privileged Culvert service. Serves culvert-ipc on its socket (a named
+//! pipe on Windows), keeps the tunnels, restores the active ones at start and undoes a
+//! crashed run's network changes. The OS stops it (SIGTERM, or the Windows service
+//! control manager) and the tunnels go down, to come back at the next start.
+//! `culvertd install|uninstall` registers it with the Windows service control manager.
 
 use anyhow::Context;
-use culvert_ipc::{Listener, SERVICE_GROUP, SOCKET_PATH};
-use culvertd::{Hub, LogLayer, LogRing, Manager, ManagerPaths, Server};
-use std::path::PathBuf;
+use culvertd::os::{self, ServiceCommand};
+use culvertd::{DaemonOptions, Hub, LogLayer, LogRing};
 use std::sync::Arc;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-struct Options {
-    socket: PathBuf,
-    paths: ManagerPaths,
+enum Action {
+    Run(DaemonOptions),
+    Manage(ServiceCommand),
 }
 
-fn options() -> anyhow::Result<Options> {
-    let mut socket = PathBuf::from(SOCKET_PATH);
-    let mut config_dir = PathBuf::from("/etc/culvert");
-    let mut state_dir = PathBuf::from("/var/lib/culvert");
-    let mut resolv_conf = PathBuf::from("/etc/resolv.conf");
-    let mut args = std::env::args().skip(1);
+fn action() -> anyhow::Result<Action> {
+    let defaults = os::defaults();
+    let (mut socket, mut config_dir, mut state_dir, mut resolv_conf) = (
+        defaults.socket.clone(),
+        defaults.config_dir.clone(),
+        defaults.state_dir.clone(),
+        defaults.resolv_conf.clone(),
+    );
+    let mut args = std::env::args().skip(1).peekable();
+    match args.peek().map(String::as_str) {
+        Some("install") => return Ok(Action::Manage(ServiceCommand::Install)),
+        Some("uninstall") => return Ok(Action::Manage(ServiceCommand::Uninstall)),
+        _ => {}
+    }
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -31,29 +40,34 @@ fn options() -> anyhow::Result<Options> {
             "-h" | "--help" => {
                 println!(
                     "usage: culvertd [--socket PATH] [--config-dir DIR] [--state-dir DIR] [--resolv-conf FILE]\n\
-                     defaults: {SOCKET_PATH}, /etc/culvert (tunnels in DIR/tunnels), /var/lib/culvert, /etc/resolv.conf"
+                     \x20      culvertd install|uninstall   (Windows: register with the service manager)\n\
+                     defaults: {}, {} (tunnels in DIR/tunnels), {}, {}",
+                    defaults.socket.display(),
+                    defaults.config_dir.display(),
+                    defaults.state_dir.display(),
+                    defaults.resolv_conf.display()
                 );
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument {other:?} (see culvertd --help)"),
         }
     }
-    Ok(Options {
-        socket,
-        paths: ManagerPaths {
-            settings: config_dir.join("culvertd.toml"),
-            tunnels: config_dir.join("tunnels"),
-            state: state_dir.join("state.json"),
-            netconf: culvert_netconf::Paths {
-                journal_dir: state_dir.join("netconf"),
-                resolv_conf,
-            },
-        },
-    })
+    Ok(Action::Run(
+        os::Defaults {
+            socket,
+            config_dir,
+            state_dir,
+            resolv_conf,
+        }
+        .options(),
+    ))
 }
 
 fn main() -> anyhow::Result<()> {
-    let options = options()?;
+    let options = match action()? {
+        Action::Manage(command) => return Ok(os::manage(command)?),
+        Action::Run(options) => options,
+    };
     let hub = Arc::new(Hub::default());
     let log = Arc::new(LogRing::default());
     tracing_subscriber::registry()
@@ -67,34 +81,6 @@ fn main() -> anyhow::Result<()> {
             hub: Arc::clone(&hub),
         })
         .init();
-
-    let mut manager = Manager::open(&options.paths).context("cannot open the tunnel store")?;
-    let listener = Listener::bind(&options.socket, SERVICE_GROUP)
-        .with_context(|| format!("cannot listen on {}", options.socket.display()))?;
-    manager.restore();
-    let server = Server::new(manager, hub, log);
-    tracing::info!(socket = %options.socket.display(), "culvertd running");
-
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])?;
-    {
-        let server = Arc::clone(&server);
-        std::thread::Builder::new()
-            .name("stats".into())
-            .spawn(move || server.publish_stats())?;
-    }
-    {
-        let server = Arc::clone(&server);
-        std::thread::Builder::new()
-            .name("ipc".into())
-            .spawn(move || server.serve(listener))?;
-    }
-    if let Some(signal) = signals.forever().next() {
-        tracing::info!(signal, "stopping");
-    }
-    server.shutdown();
-    let _ = std::fs::remove_file(&options.socket);
+    os::run(options, hub, log)?;
     Ok(())
 }
