@@ -17,6 +17,7 @@ pub(crate) const ENGINE_PACKAGES: &[&str] = &[
 /// Debian packages the tests of each part of the tree need, installed only when that
 /// part exists in this checkout.
 const TEST_PACKAGES: &[(&str, &[&str])] = &[
+    ("crates/appimage-runtime", &["squashfs-tools", "squashfuse"]),
     ("crates/config", &["qrencode"]),
     (
         "crates/engine",
