@@ -35,6 +35,16 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "crates/selftest",
+        &[
+            "conntrack",
+            "iputils-ping",
+            "nftables",
+            "passwd",
+            "util-linux",
+        ],
+    ),
+    (
         "src-tauri/Cargo.toml",
         &[
             "libwebkit2gtk-4.1-dev",
@@ -91,10 +101,10 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
             .arg(fuzz))?;
     }
 
-    let ui = root.join("ui");
-    if ui.join("package.json").exists() {
-        sys::ensure_npm_packages(&ui)?;
-        run(Command::new("npm").arg("test").current_dir(&ui))?;
+    crate::fuzz::ci(&root)?;
+
+    if root.join("src-tauri/Cargo.toml").exists() {
+        crate::gui::e2e(&root)?;
     }
     Ok(())
 }
