@@ -4,7 +4,11 @@
 //! means adding a module and a row to [`COMMANDS`].
 
 mod bench;
+mod dist;
+mod fuzz;
+mod gui;
 mod run;
+mod soak;
 mod sys;
 mod test;
 
@@ -31,6 +35,26 @@ const COMMANDS: &[Command] = &[
         name: "bench",
         about: "throughput, latency and memory of Culvert, wireguard-go and boringtun tunnels",
         main: bench::main,
+    },
+    Command {
+        name: "dist",
+        about: "the installers: .deb and AppImage in target/dist (`dist --help`: icons, test)",
+        main: dist::main,
+    },
+    Command {
+        name: "fuzz",
+        about: "run the fuzz targets on stable Rust: [--seconds N] [TARGET...] (default 300 s each)",
+        main: fuzz::main,
+    },
+    Command {
+        name: "soak",
+        about: "the reliability self-tests at a larger scale: [--scale N] (default 10)",
+        main: soak::main,
+    },
+    Command {
+        name: "e2e",
+        about: "the desktop app end to end in its real webview against culvertd (root; part of test)",
+        main: gui::main,
     },
 ];
 

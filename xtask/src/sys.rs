@@ -101,6 +101,15 @@ pub(crate) fn ensure_npm_packages(dir: &Path) -> anyhow::Result<()> {
         .current_dir(dir))
 }
 
+/// Where `cargo install` put `name`: `$CARGO_HOME/bin`, or `~/.cargo/bin`.
+pub(crate) fn cargo_bin(name: &str) -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"),
+        PathBuf::from,
+    );
+    home.join("bin").join(name)
+}
+
 /// `cargo install`s `krate` at `version` unless its binary of that name is installed.
 pub(crate) fn ensure_cargo_tool(krate: &str, version: &str) -> anyhow::Result<()> {
     let installed = Command::new(cargo().get_program())

@@ -52,8 +52,12 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
             "librsvg2-dev",
             "libxdo-dev",
             "libssl-dev",
+            // The end-to-end test: a display, a session bus, the WebDriver, a QR code.
             "xvfb",
+            "xauth",
+            "dbus-daemon",
             "webkit2gtk-driver",
+            "qrencode",
         ],
     ),
 ];
@@ -79,6 +83,15 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     if root.join("crates/engine").exists() {
         // The interop tests' other userspace implementation.
         sys::ensure_cargo_tool("boringtun-cli", BORINGTUN_VERSION)?;
+    }
+
+    // The front end first: the app's Rust build embeds its `dist/`.
+    let ui = root.join("ui");
+    if ui.join("package.json").exists() {
+        sys::ensure_npm_packages(&ui)?;
+        for script in ["check", "test", "build"] {
+            run(Command::new("npm").args(["run", script]).current_dir(&ui))?;
+        }
     }
 
     run(cargo().args(["fmt", "--all", "--check"]))?;

@@ -1,0 +1,166 @@
+// End to end in the real webview: the release app driven through tauri-driver and
+// WebKitWebDriver, against a real culvertd with a wireguard-go peer. `cargo xtask
+// test` sets the lab up and passes it in through the environment:
+//   CULVERT_APP         the release binary
+//   E2E_CONF            a .conf for a tunnel named "lab" that reaches the peer
+//   E2E_QR              a PNG QR code of a tunnel named "phone" once imported
+//   E2E_SCREENSHOTS     where to save the screenshots
+//   E2E_REPORT          where to write the measured figures (JSON)
+// Every wait is for a condition, with a generous deadline.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Builder, By, Capabilities, until } from "selenium-webdriver";
+
+const DEADLINE = 60_000;
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const shots = env("E2E_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+
+const capabilities = new Capabilities();
+capabilities.set("tauri:options", { application: env("CULVERT_APP") });
+capabilities.setBrowserName("wry");
+
+const testid = (id) => By.css(`[data-testid="${id}"]`);
+
+async function screenshot(driver, name) {
+  const png = await driver.takeScreenshot();
+  writeFileSync(join(shots, `${name}.png`), png, "base64");
+  console.log(`e2e: screenshot ${name}.png`);
+}
+
+/** Waits for `check` to return a truthy value; returns it. */
+async function waitFor(driver, what, check) {
+  return driver.wait(
+    async () => {
+      try {
+        return await check();
+      } catch {
+        return false;
+      }
+    },
+    DEADLINE,
+    `timed out waiting for ${what}`,
+  );
+}
+
+/** The real command through the real IPC, as the file dialog's choice would call it. */
+async function invoke(driver, command, args) {
+  return driver.executeAsyncScript(
+    `const [command, args, done] = arguments;
+     window.__TAURI_INTERNALS__.invoke(command, args)
+       .then((value) => done({ ok: value }), (error) => done({ error }));`,
+    command,
+    args,
+  );
+}
+
+/** "1.5 KiB" -> 1536: the byte counts the peer card shows. */
+function parseBytes(text) {
+  const match = /([\d.,]+)\s*(B|KiB|MiB|GiB|TiB)/.exec(text);
+  if (!match) return NaN;
+  const units = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+  return Number(match[1].replace(",", "")) * units[match[2]];
+}
+
+const started = Date.now();
+const driver = await new Builder()
+  .usingServer("http://127.0.0.1:4444/")
+  .withCapabilities(capabilities)
+  .build();
+const report = {};
+try {
+  // Launch to a usable window: the list or its empty state, not the connection screen.
+  await waitFor(driver, "the tunnel view", async () => {
+    const create = await driver.findElements(testid("create-tunnel"));
+    return create.length > 0 && (await create[0].isDisplayed());
+  });
+  report.launch_to_list_ms = Date.now() - started;
+  console.log(`e2e: tunnel view after ${report.launch_to_list_ms} ms`);
+
+  // Import the .conf; the list follows the service's tunnels_changed event.
+  const imported = await invoke(driver, "import_files", { paths: [env("E2E_CONF")] });
+  if (imported.error || imported.ok.imported.length !== 1) {
+    throw new Error(`import failed: ${JSON.stringify(imported)}`);
+  }
+  const item = await driver.wait(until.elementLocated(testid("tunnel-item-lab")), DEADLINE);
+  await item.click();
+
+  // Activate, then wait for a handshake on screen and rx/tx rising.
+  await driver.findElement(testid("toggle-tunnel")).click();
+  await waitFor(driver, "the active state", async () => {
+    const text = await driver.findElement(testid("tunnel-state")).getText();
+    return /active/i.test(text) && !/inactive/i.test(text);
+  });
+  const handshake = await waitFor(driver, "a handshake time", async () => {
+    const shown = await driver.findElement(testid("peer-handshake")).getAttribute("textContent");
+    return /ago/.test(shown) ? shown : false;
+  });
+  console.log(`e2e: latest handshake "${handshake}"`);
+  // textContent: the peer card may be below the fold, where getText() reads "".
+  const text = async (id) => driver.findElement(testid(id)).getAttribute("textContent");
+  const counters = async () => ({
+    rx: parseBytes(await text("peer-rx")),
+    tx: parseBytes(await text("peer-tx")),
+  });
+  const first = await counters();
+  let last = first;
+  await waitFor(driver, "rx and tx rising", async () => {
+    last = await counters();
+    return last.rx > first.rx && last.tx > first.tx;
+  }).catch((error) => {
+    throw new Error(`${error.message}: from ${JSON.stringify(first)} to ${JSON.stringify(last)}`);
+  });
+  await screenshot(driver, "tunnel-active");
+
+  // Full tunnel and back, through the selector; the service confirms each.
+  const mode = async (value) => {
+    await driver.findElement(By.css(`[data-testid="routing-mode"] option[value="${value}"]`)).click();
+    await waitFor(driver, `routing mode ${value}`, async () => {
+      const list = await invoke(driver, "list_tunnels", {});
+      return list.ok?.find((t) => t.name === "lab")?.routing_mode === value;
+    });
+  };
+  await mode("full");
+  await screenshot(driver, "tunnel-full");
+  await mode("split");
+
+  // Import from a QR code image.
+  const fromQr = await invoke(driver, "import_files", { paths: [env("E2E_QR")] });
+  if (fromQr.error || fromQr.ok.imported.length !== 1) {
+    throw new Error(`QR import failed: ${JSON.stringify(fromQr)}`);
+  }
+  await driver.wait(until.elementLocated(testid("tunnel-item-phone")), DEADLINE);
+
+  // The editor, the log and the settings, for the README.
+  await driver.findElement(testid("tunnel-item-lab")).click();
+  await driver.findElement(testid("edit-tunnel")).click();
+  await driver.wait(until.elementLocated(testid("editor-valid")), DEADLINE);
+  await screenshot(driver, "editor");
+  await driver.findElement(testid("editor-cancel")).click();
+  await driver.findElement(testid("nav-log")).click();
+  await waitFor(driver, "log lines", async () => (await driver.findElements(testid("log-line"))).length > 0);
+  await screenshot(driver, "log");
+  await driver.findElement(testid("nav-settings")).click();
+  await screenshot(driver, "settings");
+  await driver.findElement(testid("nav-tunnels")).click();
+
+  // Deactivate.
+  await driver.wait(until.elementLocated(testid("tunnel-item-lab")), DEADLINE).click();
+  await driver.findElement(testid("toggle-tunnel")).click();
+  await waitFor(driver, "the inactive state", async () =>
+    /inactive/i.test(await driver.findElement(testid("tunnel-state")).getText()),
+  );
+  console.log("e2e: passed");
+} catch (error) {
+  await screenshot(driver, "failure").catch(() => {});
+  throw error;
+} finally {
+  writeFileSync(env("E2E_REPORT"), JSON.stringify(report));
+  await driver.quit();
+}
