@@ -245,11 +245,16 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), E
     // %ProgramData%), which is what protects it there.
     #[cfg(not(unix))]
     let _ = mode;
-    let mut file = options.open(&temp).map_err(Error::io("temporary file"))?;
-    file.write_all(contents)
-        .map_err(Error::io("temporary file"))?;
-    file.sync_all().map_err(Error::io("temporary file"))?;
-    std::fs::rename(&temp, path).map_err(Error::io("replacing a file"))?;
+    // Errors name the file meant, not the temp file: "writing /etc/culvert/wg0.conf".
+    let writing = format!("writing {}", path.display());
+    let mut file = options.open(&temp).map_err(Error::io(&writing))?;
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        // A full disk must not leave a half-written temp file taking what space is left.
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::io(&writing)(e));
+    }
+    std::fs::rename(&temp, path).map_err(Error::io(&writing))?;
     if let Ok(dir) = std::fs::File::open(directory) {
         let _ = dir.sync_all();
     }

@@ -127,11 +127,9 @@ fn a_read_only_config_directory_gives_a_clear_error_and_keeps_what_was_stored() 
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Rule 5 of the house: an error says what failed and where. On a full disk the save
-/// error reads "temporary file: No space left on device (os error 28)": neither the
-/// tunnel nor the path (culvert-netconf's write_atomically, used by culvertd's store).
+/// Rule 5 of the house: an error says what failed and where — the file of the tunnel
+/// that could not be saved (it once read only "temporary file: No space left on device").
 #[test]
-#[ignore = "reported: the disk-full save error names neither the tunnel nor the file"]
 fn a_full_disk_error_names_the_tunnel_it_could_not_save() {
     if !can_run() {
         return;
