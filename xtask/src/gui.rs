@@ -80,7 +80,10 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
     wait("culvertd's socket", || socket.exists())?;
     // Traffic both ways once the app brings the tunnel up (until then, no route).
     // (A lone ping would exit at once on "network unreachable".)
-    let pinger = format!("while :; do ping -q -c 4 -i 0.5 {} >/dev/null 2>&1 || sleep 0.5; done", TUNNEL_V4[1]);
+    let pinger = format!(
+        "while :; do ping -q -c 4 -i 0.5 {} >/dev/null 2>&1 || sleep 0.5; done",
+        TUNNEL_V4[1]
+    );
     lab.spawn(0, &["sh", "-c", &pinger]);
 
     let driver = Driver::start(&socket)?;
@@ -117,7 +120,13 @@ impl Driver {
         let tauri_driver = sys::cargo_bin("tauri-driver");
         let mut command = Command::new("xvfb-run");
         command
-            .args(["-a", "-s", "-screen 0 1280x800x24", "dbus-run-session", "--"])
+            .args([
+                "-a",
+                "-s",
+                "-screen 0 1280x800x24",
+                "dbus-run-session",
+                "--",
+            ])
             .arg(tauri_driver)
             .env("CULVERT_SOCKET", socket)
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
