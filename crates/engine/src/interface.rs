@@ -1,16 +1,16 @@
 //! A running WireGuard interface: one TUN, one UDP socket, and three threads around the
-//! sans-IO core — TUN to UDP, UDP to TUN, and timers.
+//! sans-IO core — TUN to UDP (`send.rs`), UDP to TUN (`receive.rs`), and timers.
 //!
-//! The core is behind one mutex, held only while it computes: every read, write and
-//! send happens after the lock is released.
+//! The core is behind one mutex, held only while it computes, once per batch: every
+//! read, write and send happens after the lock is released.
 
-use crate::allowed_ips::{AllowedIps, packet_addresses};
+use crate::allowed_ips::AllowedIps;
+use crate::receive::udp_to_tun;
+use crate::send::tun_to_udp;
 use crate::tun::Tun;
 use crate::uapi::{DeviceInfo, PeerInfo, SetRequest, UapiError};
 use crate::udp::Udp;
-use culvert_proto::{
-    Decapsulated, Device, Encapsulated, PeerConfig, PresharedKey, PrivateKey, PublicKey,
-};
+use culvert_proto::{Device, PeerConfig, PresharedKey, PrivateKey, PublicKey};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -18,12 +18,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long a blocked read may take before its thread checks whether to stop.
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// The timer thread looks at the core at least this often, so deadlines that packets
 /// set meanwhile are met within this margin.
 const TIMER_TICK: Duration = Duration::from_millis(50);
-const MAX_PACKET: usize = 65_535;
-const BUF_LEN: usize = MAX_PACKET + 64;
+const BUF_LEN: usize = crate::tun::MAX_PACKET + 64;
 
 pub struct Interface {
     shared: Arc<Shared>,
@@ -38,17 +37,19 @@ impl std::fmt::Debug for Interface {
     }
 }
 
-struct Shared {
-    tun: Box<dyn Tun>,
+pub(crate) struct Shared {
+    pub(crate) tun: Box<dyn Tun>,
     state: Mutex<State>,
     udp: RwLock<Arc<Udp>>,
+    /// Held by whichever thread reads from the TUN, until what it read is sent.
+    tun_reader: Mutex<()>,
     stop: AtomicBool,
     wake: Condvar,
 }
 
-struct State {
-    device: Device,
-    routes: AllowedIps,
+pub(crate) struct State {
+    pub(crate) device: Device,
+    pub(crate) routes: AllowedIps,
     fwmark: u32,
 }
 
@@ -67,6 +68,7 @@ impl Interface {
                 fwmark: 0,
             }),
             udp: RwLock::new(Arc::new(udp)),
+            tun_reader: Mutex::new(()),
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
         });
@@ -234,16 +236,28 @@ impl Drop for Interface {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in one thread must not wedge the others: the state stays usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn udp(&self) -> Arc<Udp> {
+    pub(crate) fn tun_reader(&self) -> MutexGuard<'_, ()> {
+        self.tun_reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn try_tun_reader(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.tun_reader.try_lock() {
+            Ok(token) => Some(token),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    pub(crate) fn udp(&self) -> Arc<Udp> {
         Arc::clone(&self.udp.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 }
@@ -257,14 +271,14 @@ fn unix_now() -> Duration {
 /// Datagrams the core asked to send, copied out so they go after the lock is released.
 /// Its buffers are reused from call to call.
 #[derive(Default)]
-struct Outbox {
+pub(crate) struct Outbox {
     datagrams: Vec<(SocketAddr, Vec<u8>)>,
     used: usize,
     scratch: Vec<u8>,
 }
 
 impl Outbox {
-    fn collect(&mut self, device: &mut Device, now: Instant) {
+    pub(crate) fn collect(&mut self, device: &mut Device, now: Instant) {
         self.used = 0;
         if self.scratch.len() < BUF_LEN {
             self.scratch.resize(BUF_LEN, 0);
@@ -281,119 +295,12 @@ impl Outbox {
         }
     }
 
-    fn send(&self, udp: &Udp) {
+    pub(crate) fn send(&self, udp: &Udp) {
         for (dst, bytes) in &self.datagrams[..self.used] {
             if let Err(error) = udp.send(bytes, *dst) {
                 tracing::debug!(%dst, %error, "send failed");
             }
         }
-    }
-}
-
-fn tun_to_udp(shared: &Shared) {
-    let mut packet = vec![0u8; MAX_PACKET];
-    let mut out = vec![0u8; BUF_LEN];
-    let mut outbox = Outbox::default();
-    while !shared.stopping() {
-        let len = match shared.tun.read(&mut packet, POLL_INTERVAL) {
-            Ok(0) => continue,
-            Ok(len) => len,
-            Err(error) => {
-                tracing::warn!(%error, "reading from the TUN failed");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let packet = &packet[..len];
-        let Some((dst, _)) = packet_addresses(packet) else {
-            continue;
-        };
-        let now = Instant::now();
-        let mut state = shared.lock();
-        let Some(peer) = state.routes.lookup(dst) else {
-            tracing::trace!(%dst, "no peer for this destination");
-            continue;
-        };
-        let result = state.device.encapsulate(peer, packet, &mut out, now);
-        outbox.collect(&mut state.device, now);
-        drop(state);
-        let udp = shared.udp();
-        match result {
-            Ok(Encapsulated::Datagram { dst, len }) => {
-                if let Err(error) = udp.send(&out[..len], dst) {
-                    tracing::debug!(%dst, %error, "send failed");
-                }
-            }
-            Ok(Encapsulated::Queued) => {}
-            Err(error) => tracing::trace!(%error, "packet not sent"),
-        }
-        outbox.send(&udp);
-    }
-}
-
-enum Action {
-    ToTun(std::ops::Range<usize>),
-    Reply(std::ops::Range<usize>),
-    Nothing,
-}
-
-fn udp_to_tun(shared: &Shared) {
-    let mut buf = vec![0u8; BUF_LEN];
-    let mut outbox = Outbox::default();
-    while !shared.stopping() {
-        let udp = shared.udp();
-        let (len, src) = match udp.recv(&mut buf) {
-            Ok(Some(received)) => received,
-            Ok(None) => continue,
-            Err(error) => {
-                tracing::warn!(%error, "receiving from the UDP socket failed");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let now = Instant::now();
-        let mut state = shared.lock();
-        let State { device, routes, .. } = &mut *state;
-        let base = buf.as_ptr() as usize;
-        let action = match device.decapsulate(src, &mut buf[..len], now) {
-            Ok(Decapsulated::Packet { peer, packet }) => {
-                // The source check: a peer may only send from addresses routed to it.
-                let source_ok = packet_addresses(packet)
-                    .is_some_and(|(_, source)| routes.lookup(source) == Some(peer));
-                if source_ok {
-                    let start = packet.as_ptr() as usize - base;
-                    Action::ToTun(start..start + packet.len())
-                } else {
-                    tracing::trace!(%src, "inner source address not allowed for this peer");
-                    Action::Nothing
-                }
-            }
-            Ok(Decapsulated::Reply(reply)) => {
-                let start = reply.as_ptr() as usize - base;
-                Action::Reply(start..start + reply.len())
-            }
-            Ok(Decapsulated::Done) => Action::Nothing,
-            Err(error) => {
-                tracing::trace!(%src, %error, "datagram dropped");
-                Action::Nothing
-            }
-        };
-        outbox.collect(device, now);
-        drop(state);
-        match action {
-            Action::ToTun(range) => {
-                if let Err(error) = shared.tun.write(&buf[range]) {
-                    tracing::debug!(%error, "writing to the TUN failed");
-                }
-            }
-            Action::Reply(range) => {
-                if let Err(error) = udp.send(&buf[range], src) {
-                    tracing::debug!(%src, %error, "reply failed");
-                }
-            }
-            Action::Nothing => {}
-        }
-        outbox.send(&udp);
     }
 }
 
@@ -405,8 +312,12 @@ fn timers(shared: &Shared) {
         let now = Instant::now();
         if now.duration_since(last_refresh) >= Duration::from_secs(5) {
             // The MTU caps padding; the wall clock may have jumped (suspend, NTP).
+            // Asking for the MTU is a few syscalls: not under the lock.
             last_refresh = now;
-            state.device.set_mtu(shared.tun.mtu().ok());
+            drop(state);
+            let mtu = shared.tun.mtu().ok();
+            state = shared.lock();
+            state.device.set_mtu(mtu);
             state.device.set_wall_clock(now, unix_now());
         }
         state.device.handle_timeout(now);

@@ -5,12 +5,19 @@
 //! [`tun::create`] makes the TUN device for this OS.
 
 mod allowed_ips;
+mod batch;
+#[cfg(test)]
+mod counting_alloc;
 mod interface;
+mod offload;
+mod receive;
+mod send;
 pub mod tun;
 pub mod uapi;
 mod udp;
 
 pub use allowed_ips::{AllowedIps, packet_addresses};
+pub use batch::PacketBatch;
 pub use interface::Interface;
 
 /// Where `wg` looks for UAPI sockets on Unix.

@@ -346,3 +346,98 @@ fn stopping_the_daemon_removes_the_interface_and_its_socket() {
             .success()
     });
 }
+
+/// The offloads under real traffic: Culvert's TUN takes TCP super-packets from the kernel
+/// (TSO) and hands coalesced ones back (GRO); large transfers both ways, over IPv4 and
+/// IPv6, arrive byte for byte, and neither kernel counts a checksum error.
+fn offloads_keep_transfers_intact(other: Kind) {
+    if !can_run() {
+        return;
+    }
+    let mut lab = new_lab();
+    lab.connect([Kind::Culvert, other], false);
+    lab.ping(0, TUNNEL_V4[1]);
+    let before = tun_counters(&lab, 0);
+    lab.tcp_transfer(0, TUNNEL_V4[1], TRANSFER);
+    lab.tcp_transfer(0, TUNNEL_V6[1], TRANSFER / 5);
+    let sent = tun_counters(&lab, 0);
+    lab.tcp_transfer(1, TUNNEL_V4[0], TRANSFER);
+    lab.tcp_transfer(1, TUNNEL_V6[0], TRANSFER / 5);
+    let received = tun_counters(&lab, 0);
+    // The kernel's view of the TUN: what it sent us came in super-packets, and what we
+    // wrote to it went in coalesced ones, both far above the 1,420-byte MTU on average.
+    let average = |bytes: u64, packets: u64| bytes / packets.max(1);
+    let tso = average(
+        sent.tx_bytes - before.tx_bytes,
+        sent.tx_packets - before.tx_packets,
+    );
+    let gro = average(
+        received.rx_bytes - sent.rx_bytes,
+        received.rx_packets - sent.rx_packets,
+    );
+    assert!(
+        tso > 4 * 1420,
+        "average packet from the kernel {tso} bytes: no TSO?"
+    );
+    assert!(
+        gro > 4 * 1420,
+        "average packet to the kernel {gro} bytes: no coalescing?"
+    );
+    for side in 0..2 {
+        assert_eq!(checksum_errors(&lab, side), 0, "side {side}");
+    }
+}
+
+#[test]
+fn offloads_keep_transfers_intact_with_wireguard_go() {
+    offloads_keep_transfers_intact(Kind::WireguardGo);
+}
+
+#[test]
+fn offloads_keep_transfers_intact_between_culverts() {
+    offloads_keep_transfers_intact(Kind::Culvert);
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TunCounters {
+    rx_bytes: u64,
+    rx_packets: u64,
+    tx_bytes: u64,
+    tx_packets: u64,
+}
+
+fn tun_counters(lab: &lab::Lab, side: usize) -> TunCounters {
+    let read = |name: &str| -> u64 {
+        let path = format!("/sys/class/net/{}/statistics/{name}", lab.iface[side]);
+        let out = lab.exec(side, &["cat", &path]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    TunCounters {
+        rx_bytes: read("rx_bytes"),
+        rx_packets: read("rx_packets"),
+        tx_bytes: read("tx_bytes"),
+        tx_packets: read("tx_packets"),
+    }
+}
+
+/// TCP and UDP segments the namespace's kernel dropped for a bad checksum.
+fn checksum_errors(lab: &lab::Lab, side: usize) -> u64 {
+    let snmp = String::from_utf8(lab.exec(side, &["cat", "/proc/net/snmp"]).stdout).unwrap();
+    let mut total = 0;
+    for protocol in ["Tcp:", "Udp:"] {
+        let mut lines = snmp.lines().filter(|l| l.starts_with(protocol));
+        let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+            panic!("no {protocol} counters in /proc/net/snmp");
+        };
+        let column = names
+            .split_whitespace()
+            .position(|n| n == "InCsumErrors")
+            .expect("InCsumErrors counter");
+        total += values
+            .split_whitespace()
+            .nth(column)
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("a counter value");
+    }
+    total
+}
