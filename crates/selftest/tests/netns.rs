@@ -115,13 +115,11 @@ fn a_small_underlay_mtu_fragments_outer_packets_and_never_blackholes() {
 }
 
 /// Bursts of full-size tunnel packets over the 1,280-byte underlay: fragmented large
-/// ICMP messages and a TCP transfer. Fails today: the engine sends equal-sized runs with
-/// UDP GSO, the kernel refuses a GSO segment larger than the route MTU with EINVAL
-/// (segments are never fragmented), and crates/engine/src/udp/linux.rs falls back to
-/// one-by-one sends only on EIO, so the whole run is lost; `CULVERT_OFFLOAD=0` passes.
-/// wireguard-go on both sides passes.
+/// ICMP messages and a TCP transfer. The engine sends equal-sized runs with UDP GSO,
+/// and the kernel refuses a GSO segment larger than the route MTU (EINVAL: segments are
+/// never fragmented); the engine must fall back to single datagrams, which the kernel
+/// fragments. (Found here: the fallback once covered only EIO.)
 #[test]
-#[ignore = "engine bug, reported: UDP GSO runs over a small path MTU are dropped (EINVAL)"]
 fn bursts_over_a_small_underlay_mtu_are_fragmented_not_dropped() {
     if !can_run() {
         return;
