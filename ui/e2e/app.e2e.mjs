@@ -29,6 +29,9 @@ capabilities.setBrowserName("wry");
 const testid = (id) => By.css(`[data-testid="${id}"]`);
 
 async function screenshot(driver, name) {
+  // A focused text field's blinking caret keeps WebKit repainting, and its screenshot
+  // then never settles.
+  await driver.executeScript("document.activeElement?.blur()");
   const png = await driver.takeScreenshot();
   writeFileSync(join(shots, `${name}.png`), png, "base64");
   console.log(`e2e: screenshot ${name}.png`);
@@ -120,7 +123,14 @@ try {
 
   // Full tunnel and back, through the selector; the service confirms each.
   const mode = async (value) => {
-    await driver.findElement(By.css(`[data-testid="routing-mode"] option[value="${value}"]`)).click();
+    // Set as a person's choice would (clicking an <option> opens WebKitGTK's native
+    // popup, which WebDriver cannot close).
+    await driver.executeScript(
+      `const select = document.querySelector('[data-testid="routing-mode"]');
+       select.value = arguments[0];
+       select.dispatchEvent(new Event("change", { bubbles: true }));`,
+      value,
+    );
     await waitFor(driver, `routing mode ${value}`, async () => {
       const list = await invoke(driver, "list_tunnels", {});
       return list.ok?.find((t) => t.name === "lab")?.routing_mode === value;
@@ -137,20 +147,24 @@ try {
   }
   await driver.wait(until.elementLocated(testid("tunnel-item-phone")), DEADLINE);
 
-  // The editor, the log and the settings, for the README.
+  // The editor, the log and the settings.
+  console.log("e2e: imported from a QR code; opening the editor");
   await driver.findElement(testid("tunnel-item-lab")).click();
   await driver.findElement(testid("edit-tunnel")).click();
   await driver.wait(until.elementLocated(testid("editor-valid")), DEADLINE);
-  await screenshot(driver, "editor");
+  console.log("e2e: the editor says the config is valid");
+  // Screenshots stop at the first two views: once the editor has been shown,
+  // WebKitWebDriver's screenshot command here never returns.
+  console.log("e2e: log and settings");
   await driver.findElement(testid("editor-cancel")).click();
   await driver.findElement(testid("nav-log")).click();
   await waitFor(driver, "log lines", async () => (await driver.findElements(testid("log-line"))).length > 0);
-  await screenshot(driver, "log");
   await driver.findElement(testid("nav-settings")).click();
-  await screenshot(driver, "settings");
+  await driver.wait(until.elementLocated(testid("setting-locale")), DEADLINE);
   await driver.findElement(testid("nav-tunnels")).click();
 
   // Deactivate.
+  console.log("e2e: deactivating");
   await driver.wait(until.elementLocated(testid("tunnel-item-lab")), DEADLINE).click();
   await driver.findElement(testid("toggle-tunnel")).click();
   await waitFor(driver, "the inactive state", async () =>
@@ -158,9 +172,11 @@ try {
   );
   console.log("e2e: passed");
 } catch (error) {
-  await screenshot(driver, "failure").catch(() => {});
+  // Best effort, and bounded: a screenshot can hang in WebKitWebDriver.
+  const timeout = new Promise((resolve) => setTimeout(resolve, 15_000).unref());
+  await Promise.race([screenshot(driver, "failure").catch(() => {}), timeout]);
   throw error;
 } finally {
   writeFileSync(env("E2E_REPORT"), JSON.stringify(report));
-  await driver.quit();
+  await Promise.race([driver.quit(), new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
 }

@@ -15,6 +15,8 @@ use crate::sys::{self, cargo, run};
 pub(crate) const TAURI_DRIVER_VERSION: &str = "2.1.0";
 const DRIVER_PORT: u16 = 4444;
 const DEADLINE: Duration = Duration::from_secs(60);
+/// The whole WebDriver script (about a minute when all is well).
+const TEST_DEADLINE: Duration = Duration::from_secs(600);
 
 /// `cargo xtask e2e`: only the end-to-end test (`cargo xtask test` runs it too).
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
@@ -87,7 +89,7 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
     lab.spawn(0, &["sh", "-c", &pinger]);
 
     let driver = Driver::start(&socket)?;
-    let status = Command::new("node")
+    let mut node = Command::new("node")
         .arg("e2e/app.e2e.mjs")
         .current_dir(root.join("ui"))
         .env("CULVERT_APP", &app)
@@ -95,17 +97,32 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
         .env("E2E_QR", &qr)
         .env("E2E_SCREENSHOTS", out.join("screenshots"))
         .env("E2E_REPORT", out.join("report.json"))
-        .status()
+        .spawn()
         .context("running node")?;
+    // Each step waits at most a minute; a WebDriver call that never returns must not
+    // hang CI.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = node.try_wait()? {
+            break Some(status);
+        }
+        if started.elapsed() > TEST_DEADLINE {
+            let _ = node.kill();
+            let _ = node.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     drop(driver);
     drop(lab);
-    if !status.success() {
-        bail!(
+    match status {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => bail!(
             "the GUI end-to-end test failed ({status}); screenshots in {}",
             out.display()
-        );
+        ),
+        None => bail!("the GUI end-to-end test hung for {TEST_DEADLINE:?} and was stopped"),
     }
-    Ok(())
 }
 
 /// `tauri-driver` under a virtual display and a private session bus, stopped (with

@@ -1,6 +1,6 @@
 //! `cargo xtask run [--demo | --no-demo]`: installs what Culvert needs, builds it,
 //! starts culvertd (as root, through sudo when needed) and then the desktop app. With
-//! no display, or until the app exists, it leaves the service running and says how to
+//! no display, it leaves the service running and says how to
 //! use the CLI. On Linux, when no tunnel exists yet, it offers a local demo: a WireGuard
 //! peer in a network namespace of its own and a ready "demo" tunnel.
 
@@ -70,10 +70,24 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     }
     let display =
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    if !root.join("src-tauri/Cargo.toml").exists() {
-        println!("\nThe desktop app is not part of Culvert yet; the service keeps running.");
-    } else if !display {
+    if !display {
         println!("\nNo display here, so no app; the service keeps running.");
+    } else {
+        let app = crate::gui::build_release_app(&root)?;
+        let log = std::env::temp_dir().join("culvert-app.log");
+        let output = std::fs::File::create(&log)?;
+        // Detached: the app lives in the tray and outlives this command.
+        Command::new(&app)
+            .stdin(std::process::Stdio::null())
+            .stdout(output.try_clone()?)
+            .stderr(output)
+            .spawn()
+            .with_context(|| format!("starting {}", app.display()))?;
+        println!(
+            "\nThe Culvert app is starting (log: {}); it stays in the tray when its window \
+             is closed. A user outside group culvert sees how to join it.",
+            log.display()
+        );
     }
     println!(
         "\nUse the CLI: {0} list | {0} show NAME | {0} up NAME | {0} down NAME | {0} --help\n\
