@@ -17,7 +17,7 @@ mod stage;
 
 use crate::sys::{self, cargo, run};
 use anyhow::{Context, bail};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 const USAGE: &str = "usage: cargo xtask dist [deb | appimage | icons | test | test-appimage] \
@@ -124,7 +124,7 @@ fn build(options: &Options) -> anyhow::Result<Built> {
             "culvert-appimage-runtime",
         ]))?;
         if with_app {
-            build_app(&root)?;
+            crate::gui::build_release_app(&root)?;
         }
     }
     let bin = root.join("target/release");
@@ -163,23 +163,6 @@ const PACKAGES: &[&str] = &[
     "x11-utils",
     "imagemagick",
 ];
-
-/// The app as `tauri build` makes it: the front end built, then the binary with
-/// `tauri/custom-protocol` (Tauri's CLI adds that feature; without it the app would
-/// load the dev server's URL instead of the embedded front end).
-fn build_app(root: &Path) -> anyhow::Result<()> {
-    let ui = root.join("ui");
-    sys::ensure_npm_packages(&ui)?;
-    run(Command::new("npm").args(["run", "build"]).current_dir(&ui))?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "culvert-app",
-        "--features",
-        "tauri/custom-protocol",
-    ]))
-}
 
 /// `cargo xtask dist icons`: regenerate icons/ from its SVG sources.
 fn icons() -> anyhow::Result<()> {

@@ -26,8 +26,13 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     e2e(&sys::workspace_root())
 }
 
-/// The release app, built the way `tauri build` builds it (assets embedded).
+/// The app as `tauri build` makes it: the front end built, then the binary with
+/// `tauri/custom-protocol` (Tauri's CLI adds that feature; without it the app would
+/// load the dev server's URL instead of the embedded front end).
 pub(crate) fn build_release_app(root: &Path) -> anyhow::Result<PathBuf> {
+    let ui = root.join("ui");
+    sys::ensure_npm_packages(&ui)?;
+    run(Command::new("npm").args(["run", "build"]).current_dir(&ui))?;
     run(cargo().args([
         "build",
         "--release",
