@@ -58,7 +58,7 @@ pub use std::os::windows::io::AsHandle as PeerHandle;
 pub(crate) const START_SERVICE_HINT: &str = "start it with: sudo systemctl start culvertd";
 #[cfg(target_os = "macos")]
 pub(crate) const START_SERVICE_HINT: &str =
-    "start it with: sudo launchctl kickstart -k system/com.culvert.culvertd";
+    "start it with: sudo launchctl kickstart -k system/org.culvert.culvertd";
 #[cfg(windows)]
 pub(crate) const START_SERVICE_HINT: &str =
     "start the Culvert service (Services, or: sc start culvertd)";

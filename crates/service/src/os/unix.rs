@@ -55,7 +55,7 @@ pub(super) fn run(
 
 pub(super) fn manage(command: ServiceCommand) -> Result<(), DaemonError> {
     let (how, unit) = if cfg!(target_os = "macos") {
-        ("launchd", "installers/macos/com.culvert.culvertd.plist")
+        ("launchd", "installers/macos/org.culvert.culvertd.plist")
     } else {
         ("systemd", "installers/linux/culvertd.service")
     };
