@@ -38,8 +38,12 @@ const SETUPS: [(&str, Option<Kind>); 4] = [
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     let seconds = match args {
         [] => 10,
+        [flag] if flag == "--app-only" => {
+            println!("{}", render_app(&app_figures()?));
+            return Ok(());
+        }
         [flag, n] if flag == "--seconds" => n.parse().context("--seconds takes a whole number")?,
-        _ => bail!("usage: cargo xtask bench [--seconds N]"),
+        _ => bail!("usage: cargo xtask bench [--seconds N | --app-only]"),
     };
     if !culvert_netlab::can_run() {
         bail!("the benchmark builds network namespaces: run it as root");
@@ -60,7 +64,9 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     let load_after = load_average();
     println!("measuring full handshakes per second ...");
     let handshakes = handshakes_per_second()?;
-    let table = render(&runs, handshakes, seconds, [load_before, load_after]);
+    let mut table = render(&runs, handshakes, seconds, [load_before, load_after]);
+    println!("measuring the desktop app ...");
+    table.push_str(&render_app(&app_figures()?));
     println!("\n{table}");
     let docs = sys::workspace_root().join("docs");
     std::fs::create_dir_all(&docs)?;
@@ -293,6 +299,35 @@ fn render(runs: &[Vec<Measurement>], handshakes: f64, seconds: u32, load: [Strin
         let _ = writeln!(out, "- {label}: {}", each.join(" · "));
     }
     out
+}
+
+/// The desktop app, launched [`REPEATS`] times under Xvfb.
+fn app_figures() -> anyhow::Result<crate::gui::AppFigures> {
+    sys::ensure_apt_packages(&["xvfb", "xauth", "dbus-daemon", "webkit2gtk-driver"])?;
+    crate::gui::measure_app(&sys::workspace_root(), REPEATS)
+}
+
+fn render_app(app: &crate::gui::AppFigures) -> String {
+    let list = |values: &[f64], digits: usize| {
+        values
+            .iter()
+            .map(|v| format!("{v:.digits$}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "\nDesktop app (release build, WebKitGTK under Xvfb, against culvertd with three \
+         tunnels; `cargo xtask bench --app-only` measures only this): launch to the tunnel \
+         list on screen {:.0} ms (median; runs {}), goal under 1,000 ms. Memory at idle, \
+         10 s after the list showed, of the app and its WebKit processes together: {:.0} MiB \
+         proportional set size (median; runs {}), goal under 120 MB; {:.0} MiB if every \
+         shared page is counted in full by each process (RSS sum).\n",
+        median(app.launch_to_list_ms.clone()),
+        list(&app.launch_to_list_ms, 0),
+        median(app.idle_pss_mib.clone()),
+        list(&app.idle_pss_mib, 0),
+        median(app.idle_rss_mib.clone()),
+    )
 }
 
 fn load_average() -> String {

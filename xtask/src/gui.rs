@@ -236,3 +236,142 @@ fn write_qr(path: &Path, text: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The desktop app's figures for `cargo xtask bench`, one per launch.
+pub(crate) struct AppFigures {
+    /// From asking tauri-driver for a session (which starts the app) to the tunnel view
+    /// on screen.
+    pub(crate) launch_to_list_ms: Vec<f64>,
+    /// The app and its WebKit processes together, ten seconds after the list showed:
+    /// proportional set size (each shared page split among its users), and RSS (each
+    /// shared page counted in full by every process: an upper bound).
+    pub(crate) idle_pss_mib: Vec<f64>,
+    pub(crate) idle_rss_mib: Vec<f64>,
+}
+
+/// Launches the release app `launches` times against a culvertd with a few tunnels.
+pub(crate) fn measure_app(root: &Path, launches: usize) -> anyhow::Result<AppFigures> {
+    use std::io::{BufRead as _, BufReader, Write as _};
+
+    sys::ensure_cargo_tool("tauri-driver", TAURI_DRIVER_VERSION)?;
+    let app = build_release_app(root)?;
+    run(cargo().args(["build", "--release", "-p", "culvertd", "-p", "culvert-cli"]))?;
+    let bin = root.join("target/release");
+    let out = root.join("target/bench-app");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    let socket = out.join("culvertd.sock");
+    let mut service = Command::new(bin.join("culvertd"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--config-dir")
+        .arg(out.join("etc"))
+        .arg("--state-dir")
+        .arg(out.join("var"))
+        .arg("--resolv-conf")
+        .arg(out.join("resolv.conf"))
+        .spawn()
+        .context("starting culvertd")?;
+    let figures = (|| {
+        wait("culvertd's socket", || socket.exists())?;
+        for name in ["office", "home", "phone"] {
+            run(Command::new(bin.join("culvert"))
+                .arg("--socket")
+                .arg(&socket)
+                .args(["create", name]))?;
+        }
+        let _driver = Driver::start(&socket)?;
+        let mut figures = AppFigures {
+            launch_to_list_ms: Vec::new(),
+            idle_pss_mib: Vec::new(),
+            idle_rss_mib: Vec::new(),
+        };
+        for _ in 0..launches {
+            let mut node = Command::new("node")
+                .arg("e2e/launch.mjs")
+                .current_dir(root.join("ui"))
+                .env("CULVERT_APP", &app)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .context("running node")?;
+            let stdout = node.stdout.take().context("node's stdout")?;
+            for line in BufReader::new(stdout).lines() {
+                let line = line?;
+                if let Some(ms) = line.strip_prefix("list ") {
+                    figures.launch_to_list_ms.push(ms.trim().parse()?);
+                } else if line == "idle" {
+                    let (pss, rss) = tree_memory_kib(&app)?;
+                    figures.idle_pss_mib.push(pss as f64 / 1024.0);
+                    figures.idle_rss_mib.push(rss as f64 / 1024.0);
+                    node.stdin
+                        .take()
+                        .context("node's stdin")?
+                        .write_all(b"\n")?;
+                }
+            }
+            if !node.wait()?.success() {
+                bail!("launching the app for the benchmark failed");
+            }
+        }
+        Ok(figures)
+    })();
+    let _ = service.kill();
+    let _ = service.wait();
+    figures
+}
+
+/// (PSS, RSS) in KiB of every process running `exe` and all their descendants
+/// (WebKit's web and network processes).
+fn tree_memory_kib(exe: &Path) -> anyhow::Result<(u64, u64)> {
+    let mut parent_of = Vec::new();
+    let mut roots = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The parent is the second field after the command, which may hold spaces.
+        let after_command = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let parent: u32 = after_command
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        parent_of.push((pid, parent));
+        if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe) {
+            roots.push(pid);
+        }
+    }
+    if roots.is_empty() {
+        bail!("{} is not running", exe.display());
+    }
+    let mut tree = roots;
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parent_of
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+    }
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (mut pss, mut rss) = (0, 0);
+    for pid in tree {
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        pss += field(&rollup, "Pss:");
+        rss += field(&rollup, "Rss:");
+    }
+    Ok((pss, rss))
+}
