@@ -12,6 +12,8 @@ pub mod journal;
 pub mod killswitch;
 #[cfg(any(target_os = "macos", target_os = "windows", test))]
 mod prefixes;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+mod process;
 
 #[cfg(target_os = "linux")]
 #[path = "linux/mod.rs"]
@@ -149,7 +151,12 @@ impl NetConf {
     ) -> Result<Self, Error> {
         #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
         return Ok(Self {
-            applied: imp::Applied::apply(paths, dns_system, network)?,
+            applied: imp::Applied::apply(
+                open_journal(paths, network)?,
+                paths,
+                dns_system,
+                network,
+            )?,
         });
         #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         {
@@ -197,6 +204,22 @@ impl NetConf {
         #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         Err(Error::Unsupported)
     }
+}
+
+/// The tunnel's journal, opened with the entry every platform's recovery starts from:
+/// which interface it was, and the DNS servers to tell the user about.
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+fn open_journal(paths: &Paths, network: &TunnelNetwork) -> Result<journal::Journal, Error> {
+    let mut journal = journal::Journal::create(&paths.journal_dir, &network.interface)?;
+    journal.record(journal::Undo::Tunnel {
+        interface: network.interface.clone(),
+        dns: network
+            .dns
+            .as_ref()
+            .map(|d| d.servers.clone())
+            .unwrap_or_default(),
+    })?;
+    Ok(journal)
 }
 
 /// Undoes the changes of runs that crashed; returns the interfaces they were for.

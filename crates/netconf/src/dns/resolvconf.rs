@@ -4,9 +4,7 @@
 
 use super::{Dns, render};
 use crate::Error;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// The record's name. The `tun.` prefix puts it first in Debian's interface-order
 /// (`tun*` comes before the physical interfaces), so its servers are asked first, as
@@ -45,34 +43,13 @@ pub(crate) fn delete(program: &Path, record: &str, openresolv: bool) -> Result<(
 }
 
 fn run(program: &Path, args: &[&str], input: Option<&str>) -> Result<(), Error> {
-    let failed = |message: String| {
-        Error::Resolver(format!(
-            "{} {}: {message}",
-            program.display(),
-            args.join(" ")
-        ))
-    };
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| failed(e.to_string()))?;
-    let mut stdin = child.stdin.take().expect("piped");
-    if let Some(input) = input {
-        stdin
-            .write_all(input.as_bytes())
-            .map_err(|e| failed(e.to_string()))?;
-    }
-    drop(stdin);
-    let output = child
-        .wait_with_output()
-        .map_err(|e| failed(e.to_string()))?;
-    if !output.status.success() {
-        return Err(failed(
-            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        ));
-    }
-    Ok(())
+    crate::process::run_with_input(program, args, input)
+        .map(drop)
+        .map_err(|failure| {
+            Error::Resolver(format!(
+                "{} {}: {failure}",
+                program.display(),
+                args.join(" ")
+            ))
+        })
 }

@@ -9,9 +9,7 @@ use crate::journal::{Journal, Undo};
 use crate::{Error, Paths, Routing, TunnelNetwork, killswitch};
 use ipnet::IpNet;
 use netlink::{Netlink, RuleKind};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 const RT_TABLE_MAIN: u32 = 254;
 /// Our two policy rules, just before the main table's (32766): main without its default
@@ -32,20 +30,13 @@ pub(crate) struct Applied {
 }
 
 impl Applied {
+    /// Applies `network`, journaling into `journal` (opened by the façade).
     pub(crate) fn apply(
+        journal: Journal,
         paths: &Paths,
         dns_system: &DnsSystem,
         network: &TunnelNetwork,
     ) -> Result<Self, Error> {
-        let mut journal = Journal::create(&paths.journal_dir, &network.interface)?;
-        journal.record(Undo::Tunnel {
-            interface: network.interface.clone(),
-            dns: network
-                .dns
-                .as_ref()
-                .map(|d| d.servers.clone())
-                .unwrap_or_default(),
-        })?;
         let netlink = Netlink::new()?;
         let mut applied = Self {
             netlink,
@@ -306,24 +297,12 @@ fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {
 }
 
 fn nft(script: &str) -> Result<(), Error> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Firewall(format!("cannot run nft (is nftables installed?): {e}")))?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(script.as_bytes())
-        .map_err(Error::io("nft input"))?;
-    let out = child.wait_with_output().map_err(Error::io("nft"))?;
-    if !out.status.success() {
-        return Err(Error::Firewall(
-            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        ));
+    use crate::process::Failure;
+    match crate::process::run_with_input("nft", &["-f", "-"], Some(script)) {
+        Ok(_) => Ok(()),
+        Err(Failure::CannotRun(e)) => Err(Error::Firewall(format!(
+            "cannot run nft (is nftables installed?): {e}"
+        ))),
+        Err(Failure::Failed(stderr)) => Err(Error::Firewall(stderr)),
     }
-    Ok(())
 }

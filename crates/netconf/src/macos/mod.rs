@@ -8,9 +8,7 @@ mod commands;
 use crate::journal::{Journal, Undo};
 use crate::{DnsSystem, Error, Paths, Routing, TunnelNetwork};
 use ipnet::IpNet;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 
 /// wg-quick's overhead allowance: the largest IPv6 + UDP + WireGuard header.
 const DEFAULT_MTU: u32 = 1420;
@@ -21,20 +19,13 @@ pub(crate) struct Applied {
 }
 
 impl Applied {
+    /// Applies `network`, journaling into `journal` (opened by the façade).
     pub(crate) fn apply(
-        paths: &Paths,
+        journal: Journal,
+        _paths: &Paths,
         _dns_system: &DnsSystem,
         network: &TunnelNetwork,
     ) -> Result<Self, Error> {
-        let mut journal = Journal::create(&paths.journal_dir, &network.interface)?;
-        journal.record(Undo::Tunnel {
-            interface: network.interface.clone(),
-            dns: network
-                .dns
-                .as_ref()
-                .map(|d| d.servers.clone())
-                .unwrap_or_default(),
-        })?;
         let mut applied = Self {
             journal,
             network: network.clone(),
@@ -294,31 +285,8 @@ fn capture_all(program: &str, args: &[&str]) -> Result<String, Error> {
 }
 
 fn output(program: &str, args: &[&str], input: Option<&str>) -> Result<(String, String), Error> {
-    let failed = |message: String| Error::Command {
+    crate::process::run_with_input(program, args, input).map_err(|failure| Error::Command {
         command: format!("{program} {}", args.join(" ")),
-        message,
-    };
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| failed(e.to_string()))?;
-    let mut stdin = child.stdin.take().expect("piped");
-    if let Some(input) = input {
-        stdin
-            .write_all(input.as_bytes())
-            .map_err(|e| failed(e.to_string()))?;
-    }
-    drop(stdin);
-    let out = child
-        .wait_with_output()
-        .map_err(|e| failed(e.to_string()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() {
-        return Err(failed(stderr.trim().to_owned()));
-    }
-    Ok((stdout, stderr))
+        message: failure.to_string(),
+    })
 }

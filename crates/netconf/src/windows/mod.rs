@@ -23,20 +23,13 @@ pub(crate) struct Applied {
 }
 
 impl Applied {
+    /// Applies `network`, journaling into `journal` (opened by the façade).
     pub(crate) fn apply(
-        paths: &Paths,
+        mut journal: Journal,
+        _paths: &Paths,
         _dns_system: &DnsSystem,
         network: &TunnelNetwork,
     ) -> Result<Self, Error> {
-        let mut journal = Journal::create(&paths.journal_dir, &network.interface)?;
-        journal.record(Undo::Tunnel {
-            interface: network.interface.clone(),
-            dns: network
-                .dns
-                .as_ref()
-                .map(|d| d.servers.clone())
-                .unwrap_or_default(),
-        })?;
         let luid = match iphlp::luid_of(&network.interface) {
             Ok(luid) => luid,
             Err(error) => {
