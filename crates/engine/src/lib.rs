@@ -6,8 +6,6 @@
 
 mod allowed_ips;
 mod batch;
-#[cfg(test)]
-mod counting_alloc;
 mod interface;
 mod offload;
 mod receive;
@@ -15,6 +13,22 @@ mod send;
 pub mod tun;
 pub mod uapi;
 mod udp;
+
+// The unit tests show the data path allocates nothing per packet.
+#[cfg(test)]
+#[global_allocator]
+static COUNTING_ALLOCATOR: culvert_testalloc::CountingAllocator =
+    culvert_testalloc::CountingAllocator;
+
+/// Guards the zero-allocation tests: without the counting allocator they would pass
+/// whatever the code does.
+#[test]
+fn the_counting_allocator_is_installed() {
+    assert_eq!(
+        culvert_testalloc::allocations_during(|| drop(std::hint::black_box(vec![1u8; 10]))),
+        1
+    );
+}
 
 pub use allowed_ips::{AllowedIps, packet_addresses};
 pub use batch::PacketBatch;

@@ -1,45 +1,16 @@
 //! The hot paths allocate nothing: encapsulating and decapsulating data, keepalives,
 //! and answering a flood with cookie replies or refusing junk.
-#![allow(unsafe_code)]
 
 mod common;
 
 use common::{BUF_LEN, Side, established_and_quiet, ipv4_packet};
 use culvert_proto::messages::INITIATION_LEN;
 use culvert_proto::{Decapsulated, Encapsulated};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use culvert_testalloc::allocations_during;
 use std::time::{Duration, Instant};
 
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct CountingAllocator;
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
-// thread-local Cell with a const initialiser, which itself never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations_during(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+static GLOBAL: culvert_testalloc::CountingAllocator = culvert_testalloc::CountingAllocator;
 
 #[test]
 fn the_counter_sees_allocations() {

@@ -502,7 +502,7 @@ fn splitting_and_coalescing_allocate_nothing_once_warm() {
         assert_eq!(written, packet.len());
     };
     round(&mut batch); // the first round sizes the bookkeeping
-    let allocations = crate::counting_alloc::allocations_during(|| {
+    let allocations = culvert_testalloc::allocations_during(|| {
         for _ in 0..10 {
             round(&mut batch);
         }

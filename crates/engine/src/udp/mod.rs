@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(got, expected);
 
         // Once warm, a batch each way allocates nothing.
-        let allocations = crate::counting_alloc::allocations_during(|| {
+        let allocations = culvert_testalloc::allocations_during(|| {
             for _ in 0..5 {
                 a.send_batch(&batch, &[dst; 7]).unwrap();
                 let mut count = 0;
