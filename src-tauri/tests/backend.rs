@@ -66,28 +66,16 @@ fn culvertd_binary() -> PathBuf {
     path
 }
 
-fn culvertd_args(socket: &Path, dir: &Path) -> Vec<String> {
-    let arg = |p: PathBuf| p.to_string_lossy().into_owned();
-    vec![
-        arg(culvertd_binary()),
-        "--socket".to_owned(),
-        arg(socket.to_owned()),
-        "--config-dir".to_owned(),
-        arg(dir.join("etc")),
-        "--state-dir".to_owned(),
-        arg(dir.join("var")),
-        "--resolv-conf".to_owned(),
-        arg(dir.join("resolv.conf")),
-    ]
-}
-
 /// culvertd in this namespace, killed when dropped.
 struct Service(Child);
 
 impl Service {
     fn start(socket: &Path, dir: &Path) -> Service {
-        let args = culvertd_args(socket, dir);
-        let child = Command::new(&args[0]).args(&args[1..]).spawn().unwrap();
+        let command = culvert_netlab::culvertd_command(&culvertd_binary(), socket, dir);
+        let child = Command::new(&command[0])
+            .args(&command[1..])
+            .spawn()
+            .unwrap();
         culvert_netlab::wait_for("culvertd's socket", DEADLINE, || socket.exists());
         Service(child)
     }
@@ -315,9 +303,8 @@ fn a_live_tunnel_its_stats_and_a_service_restart() {
     let (mut lab, keys) = server_lab();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("culvertd.sock");
-    let args = culvertd_args(&socket, dir.path());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let pid = lab.spawn(0, &args);
+    let command = culvert_netlab::culvertd_command(&culvertd_binary(), &socket, dir.path());
+    let pid = lab.spawn(0, &command);
     culvert_netlab::wait_for("culvertd's socket", DEADLINE, || socket.exists());
 
     let recorder = Arc::new(Recorder::default());
@@ -372,7 +359,7 @@ fn a_live_tunnel_its_stats_and_a_service_restart() {
     });
     assert_eq!(backend.list_tunnels().unwrap_err().kind, "not_connected");
     let _ = std::fs::remove_file(&socket);
-    lab.spawn(0, &args);
+    lab.spawn(0, &command);
     recorder.wait("reconnected", |statuses, _| {
         statuses.last().is_some_and(ConnectionStatus::is_connected)
     });

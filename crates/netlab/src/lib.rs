@@ -4,6 +4,7 @@
 //! whatever the outcome. Linux only; needs root.
 #![allow(unsafe_code)]
 
+use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,23 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
+
+/// culvertd's command line (`binary` first) for a test or benchmark: it listens on
+/// `socket` and keeps what it touches in `dir` (configs in etc/, state in var/, and
+/// the resolv.conf it rewrites), never the machine's own.
+pub fn culvertd_command(binary: &Path, socket: &Path, dir: &Path) -> Vec<OsString> {
+    vec![
+        binary.into(),
+        "--socket".into(),
+        socket.into(),
+        "--config-dir".into(),
+        dir.join("etc").into(),
+        "--state-dir".into(),
+        dir.join("var").into(),
+        "--resolv-conf".into(),
+        dir.join("resolv.conf").into(),
+    ]
+}
 
 /// Underlay addresses of the two hosts (documentation ranges, only inside the lab).
 pub const UNDERLAY_V4: [&str; 2] = ["192.0.2.1", "192.0.2.2"];
@@ -294,7 +312,7 @@ impl Lab {
     }
 
     /// Starts `program` in `side`'s namespace; it is killed when the lab is dropped.
-    pub fn spawn(&mut self, side: usize, program: &[&str]) -> u32 {
+    pub fn spawn(&mut self, side: usize, program: &[impl AsRef<OsStr> + std::fmt::Debug]) -> u32 {
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns[side]])
             .args(program)

@@ -37,11 +37,13 @@ fn start() -> Option<(Daemon, PathBuf)> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("culvertd.sock");
-    let child = Command::new(env!("CARGO_BIN_EXE_culvertd"))
-        .args(["--socket", socket.to_str().unwrap()])
-        .args(["--config-dir", dir.join("etc").to_str().unwrap()])
-        .args(["--state-dir", dir.join("var").to_str().unwrap()])
-        .args(["--resolv-conf", dir.join("resolv.conf").to_str().unwrap()])
+    let command = culvert_netlab::culvertd_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_culvertd")),
+        &socket,
+        &dir,
+    );
+    let child = Command::new(&command[0])
+        .args(&command[1..])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -1,7 +1,9 @@
 //! Starting culvertd for the end-to-end tests.
 #![allow(dead_code, unreachable_pub)]
 
-use culvert_netlab::{Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, wait_for};
+use culvert_netlab::{
+    Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, culvertd_command, wait_for,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,27 +11,8 @@ use std::time::Duration;
 /// lab kills it when dropped).
 pub fn start_culvertd(lab: &mut Lab, socket: &Path, dir: &Path) -> u32 {
     let _ = std::fs::remove_file(socket);
-    let arg = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
-    let (etc, var, resolv) = (
-        arg(dir.join("etc")),
-        arg(dir.join("var")),
-        arg(dir.join("resolv.conf")),
-    );
-    let socket_arg = socket.to_string_lossy().into_owned();
-    let pid = lab.spawn(
-        0,
-        &[
-            env!("CARGO_BIN_EXE_culvertd"),
-            "--socket",
-            &socket_arg,
-            "--config-dir",
-            &etc,
-            "--state-dir",
-            &var,
-            "--resolv-conf",
-            &resolv,
-        ],
-    );
+    let command = culvertd_command(Path::new(env!("CARGO_BIN_EXE_culvertd")), socket, dir);
+    let pid = lab.spawn(0, &command);
     wait_for("culvertd's socket", Duration::from_secs(20), || {
         socket.exists()
     });
