@@ -30,8 +30,10 @@ pub enum TrayState {
 #[derive(Clone, Debug)]
 struct Watched {
     state: TunnelState,
-    /// A handshake is fresh: the tunnel carries traffic.
-    talking: bool,
+    /// A handshake is fresh: the tunnel carries traffic. `None` until the first
+    /// statistics of a tunnel that was already active when the app first saw it (at
+    /// start, or after the service came back): whatever they say is not news.
+    talking: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -45,8 +47,11 @@ impl Watcher {
         let mut next = BTreeMap::new();
         for tunnel in list {
             let name = tunnel.name.as_str().to_owned();
-            let talking = self.tunnels.get(&name).is_some_and(|w| w.talking)
-                && tunnel.state == TunnelState::Active;
+            let talking = match self.tunnels.get(&name) {
+                _ if tunnel.state != TunnelState::Active => Some(false),
+                Some(watched) => watched.talking,
+                None => None,
+            };
             next.insert(
                 name,
                 Watched {
@@ -65,12 +70,12 @@ impl Watcher {
                 let name = name.as_str().to_owned();
                 let watched = self.tunnels.entry(name.clone()).or_insert(Watched {
                     state: TunnelState::Inactive,
-                    talking: false,
+                    talking: Some(false),
                 });
                 let was_error = matches!(watched.state, TunnelState::Error { .. });
                 watched.state = state.clone();
                 if *state != TunnelState::Active {
-                    watched.talking = false;
+                    watched.talking = Some(false);
                 }
                 match state {
                     TunnelState::Error { message } if !was_error => vec![Notice::Failed {
@@ -88,18 +93,11 @@ impl Watcher {
                 let fresh =
                     newest.is_some_and(|at| now_unix.saturating_sub(at) < HANDSHAKE_FRESH_SECS);
                 let name = name.as_str().to_owned();
-                match (
-                    watched.talking,
-                    fresh && watched.state == TunnelState::Active,
-                ) {
-                    (false, true) => {
-                        watched.talking = true;
-                        vec![Notice::Connected { name }]
-                    }
-                    (true, false) => {
-                        watched.talking = false;
-                        vec![Notice::Dropped { name }]
-                    }
+                let now_talking = fresh && watched.state == TunnelState::Active;
+                let before = watched.talking.replace(now_talking);
+                match (before, now_talking) {
+                    (Some(false), true) => vec![Notice::Connected { name }],
+                    (Some(true), false) => vec![Notice::Dropped { name }],
                     _ => Vec::new(),
                 }
             }
@@ -233,6 +231,36 @@ mod tests {
         assert_eq!(w.tray_state(), TrayState::Disconnected);
         // A deactivation is not a drop.
         assert!(w.on_event(&stats("home", Some(1)), 8).is_empty());
+    }
+
+    #[test]
+    fn a_tunnel_already_talking_when_first_seen_is_not_announced() {
+        let mut w = Watcher::default();
+        let summary = |n: &str, state| TunnelSummary {
+            name: name(n),
+            state,
+            routing_mode: RoutingMode::Split,
+            kill_switch: false,
+        };
+        // The app starts (or the service comes back) with "a" up and talking and "b"
+        // up but silent.
+        w.set_tunnels(&[
+            summary("a", TunnelState::Active),
+            summary("b", TunnelState::Active),
+        ]);
+        assert!(w.on_event(&stats("a", Some(100)), 101).is_empty());
+        assert!(w.on_event(&stats("b", None), 101).is_empty());
+        // From then on, changes are news: "b" connects, "a" drops.
+        assert_eq!(w.on_event(&stats("b", Some(102)), 103).len(), 1);
+        assert_eq!(
+            w.on_event(&stats("a", Some(100)), 100 + HANDSHAKE_FRESH_SECS),
+            vec![Notice::Dropped {
+                name: "a".to_owned()
+            }]
+        );
+        // A later list keeps what is known.
+        w.set_tunnels(&[summary("a", TunnelState::Active)]);
+        assert_eq!(w.on_event(&stats("a", Some(400)), 401).len(), 1);
     }
 
     #[test]
