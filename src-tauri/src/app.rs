@@ -2,6 +2,7 @@
 //! events into window events, tray updates and notifications, and the tray itself.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,7 +10,7 @@ use culvert_ipc::Event;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{AppHandle, Emitter as _, Manager as _, Wry};
+use tauri::{AppHandle, Emitter as _, Manager as _, WebviewUrl, WebviewWindowBuilder, Wry};
 
 use crate::backend::{Backend, Sink, lock};
 use crate::connection::ConnectionStatus;
@@ -24,6 +25,14 @@ pub(crate) const OPEN_IMPORT_EVENT: &str = "culvert://open-import";
 pub(crate) const SELECT_TUNNEL_EVENT: &str = "culvert://select-tunnel";
 
 const TRAY_ID: &str = "culvert";
+pub(crate) const MAIN_WINDOW: &str = "main";
+
+/// Set by Quit, so that the window's end is not taken for a close to the tray.
+static QUITTING: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn quitting() -> bool {
+    QUITTING.load(Ordering::SeqCst)
+}
 const TUNNEL_ITEM_PREFIX: &str = "tunnel:";
 
 pub(crate) struct AppState {
@@ -246,23 +255,50 @@ fn tray_menu(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
     Ok(menu)
 }
 
+/// Brings the main window forward, creating it if it does not exist: closing it to the
+/// tray destroys it, so that WebKit's web process, most of the app's memory, does not
+/// stay behind while the app sits in the tray.
 pub(crate) fn show_main_window(app: &AppHandle) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
+    let _ = open_main_window(app, "index.html");
+}
+
+/// [`show_main_window`]; a new window loads `page`. Whether the window existed.
+fn open_main_window(app: &AppHandle, page: &str) -> tauri::Result<bool> {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        window.unminimize()?;
+        window.show()?;
+        window.set_focus()?;
+        return Ok(true);
     }
+    let Some(config) = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+    else {
+        return Ok(false);
+    };
+    let mut config = config.clone();
+    config.url = WebviewUrl::App(page.into());
+    WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    Ok(false)
 }
 
 fn on_menu_event(app: &AppHandle, event: MenuEvent) {
     let id = event.id().as_ref().to_owned();
     match id.as_str() {
         "open" => show_main_window(app),
+        // A new window is told by its address (it cannot hear an event before it loads).
         "import" => {
-            show_main_window(app);
-            let _ = app.emit(OPEN_IMPORT_EVENT, ());
+            if let Ok(true) = open_main_window(app, "index.html?open=import") {
+                let _ = app.emit(OPEN_IMPORT_EVENT, ());
+            }
         }
-        "quit" => app.exit(0),
+        "quit" => {
+            QUITTING.store(true, Ordering::SeqCst);
+            app.exit(0);
+        }
         _ => {
             if let Some(name) = id.strip_prefix(TUNNEL_ITEM_PREFIX) {
                 toggle_from_tray(app, name.to_owned());

@@ -6,7 +6,9 @@
 //! - [`import`]: imports with per-tunnel conflict questions; [`validate`]: the
 //!   editor's live checks; [`settings`]: the person's choices.
 //! - [`watch`]: the tray's state and the notifications, from the events.
-//! - `app`: the Tauri glue (state, sink, tray); `commands`: what the window invokes.
+//! - `app`: the Tauri glue (state, sink, tray, the window made on demand); `commands`:
+//!   what the window invokes; `lean` (Linux): giving WebKit's memory back when the
+//!   window closes to the tray.
 
 mod app;
 pub mod backend;
@@ -14,6 +16,8 @@ mod commands;
 pub mod connection;
 pub mod error;
 pub mod import;
+#[cfg(target_os = "linux")]
+mod lean;
 pub mod settings;
 mod texts;
 pub mod validate;
@@ -21,7 +25,7 @@ pub mod watch;
 
 use std::path::PathBuf;
 
-use tauri::{Manager as _, RunEvent, WindowEvent};
+use tauri::RunEvent;
 
 /// The argument autostart passes: start in the tray, without a window.
 const HIDDEN_ARG: &str = "--hidden";
@@ -35,6 +39,8 @@ fn service_address() -> PathBuf {
 }
 
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    lean::skip_gtk_gl_probe();
     let app = tauri::Builder::default()
         // First, so a second launch only brings the first one's window forward.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -49,19 +55,11 @@ pub fn run() {
         .plugin(tauri_plugin_clipboard_manager::init())
         .setup(|app| {
             app::start(app.handle(), service_address())?;
-            if std::env::args().any(|a| a == HIDDEN_ARG)
-                && let Some(window) = app.get_webview_window("main")
-            {
-                window.hide()?;
+            // Started at login: only the tray, no window.
+            if !std::env::args().any(|a| a == HIDDEN_ARG) {
+                app::show_main_window(app.handle());
             }
             Ok(())
-        })
-        .on_window_event(|window, event| {
-            // Closing the window keeps the app in the tray; Quit is in the tray menu.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                let _ = window.hide();
-                api.prevent_close();
-            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::connection_status,
@@ -95,13 +93,21 @@ pub fn run() {
             eprintln!("culvert-app: could not start: {e}");
             std::process::exit(1);
         });
-    app.run(|_app, event| {
-        // Hidden windows do not end the app; only Quit (an explicit exit code) does.
-        if let RunEvent::ExitRequested {
+    app.run(|_app, event| match event {
+        // Closing the window keeps the app in the tray; only Quit (an explicit exit
+        // code) ends it.
+        RunEvent::ExitRequested {
             code: None, api, ..
-        } = event
-        {
-            api.prevent_exit();
+        } => api.prevent_exit(),
+        #[cfg(target_os = "linux")]
+        RunEvent::WindowEvent {
+            label,
+            event: tauri::WindowEvent::Destroyed,
+            ..
+        } if label == app::MAIN_WINDOW && !app::quitting() => {
+            let error = lean::start_over_in_tray(HIDDEN_ARG);
+            eprintln!("culvert-app: could not start over in the tray: {error}");
         }
+        _ => {}
     });
 }

@@ -1,8 +1,9 @@
 // The one place that talks to Tauri: typed command wrappers, event listeners,
-// native dialogs, the clipboard and drag-and-drop.
+// native dialogs, the clipboard, drag-and-drop and closing the window.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { getCurrentWindow, type CloseRequestedEvent } from "@tauri-apps/api/window";
 import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { writeText } from "@tauri-apps/plugin-clipboard-manager";
 import type {
@@ -125,6 +126,40 @@ async function listenDragDrop(handlers: AppEventHandlers): Promise<UnlistenFn> {
         if (payload.paths.length > 0) handlers.dropPaths(payload.paths);
       }
     });
+  } catch {
+    // Outside a Tauri webview (plain browser) there is no window to listen on.
+    return () => {};
+  }
+}
+
+/** Asks the window to close, as the window manager's close button does (Culvert stays in the tray). */
+export async function closeWindow(): Promise<void> {
+  try {
+    await getCurrentWindow().close();
+  } catch {
+    // Outside Tauri there is no window to close.
+  }
+}
+
+/** Closes the window without asking the close-requested listeners again. */
+export async function destroyWindow(): Promise<void> {
+  try {
+    await getCurrentWindow().destroy();
+  } catch {
+    // Outside Tauri there is no window to destroy.
+  }
+}
+
+/**
+ * Listens for requests to close the window; the handler calls `preventDefault()` to keep it
+ * open, otherwise the window is destroyed. Resolves to a function that stops listening.
+ */
+export async function onWindowCloseRequested(
+  handler: (event: CloseRequestedEvent) => void,
+): Promise<UnlistenFn> {
+  try {
+    const unlisten = await getCurrentWindow().onCloseRequested(handler);
+    return () => unlistenQuietly(unlisten);
   } catch {
     // Outside a Tauri webview (plain browser) there is no window to listen on.
     return () => {};

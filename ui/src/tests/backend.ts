@@ -1,5 +1,5 @@
 // A fake Tauri side for tests: answers the contract's commands from in-memory state,
-// records every call, and emits events through the mocked event plugin.
+// records every call (event subscriptions too), and emits events through the mocked event plugin.
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { render, screen, waitFor } from "@testing-library/svelte";
@@ -62,6 +62,8 @@ export interface FakeBackend {
   tunnels: TunnelSummary[];
   settings: Settings;
   callsOf(cmd: string): Record<string, unknown>[];
+  /** Whether something currently listens to `event` (subscriptions minus unsubscriptions). */
+  listensTo(event: string): boolean;
 }
 
 /** Installs the fake; `overrides` replace individual command handlers. */
@@ -80,6 +82,10 @@ export function installBackend(
     handlers: {},
     callsOf(cmd) {
       return this.calls.filter((c) => c.cmd === cmd).map((c) => c.args);
+    },
+    listensTo(event) {
+      const count = (cmd: string) => this.callsOf(cmd).filter((a) => a.event === event).length;
+      return count("plugin:event|listen") > count("plugin:event|unlisten");
     },
   };
   const find = (name: unknown) => {
@@ -111,6 +117,8 @@ export function installBackend(
       return { ...backend.settings };
     },
     "plugin:clipboard-manager|write_text": () => null,
+    "plugin:window|close": () => null,
+    "plugin:window|destroy": () => null,
     ...options.overrides,
   };
   mockWindows("main");
@@ -124,6 +132,14 @@ export function installBackend(
     },
     { shouldMockEvents: true },
   );
+  // The mock answers the event plugin itself, without the callback above: record those too.
+  const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (cmd: string, args?: unknown, options?: unknown) => Promise<unknown> } })
+    .__TAURI_INTERNALS__;
+  const mockedInvoke = internals.invoke;
+  internals.invoke = (cmd, args, invokeOptions) => {
+    if (cmd.startsWith("plugin:event|")) backend.calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+    return mockedInvoke(cmd, args, invokeOptions);
+  };
   return backend;
 }
 

@@ -131,6 +131,15 @@ describe("import", () => {
     expect(backend.callsOf("import_files")).toEqual([]);
   });
 
+  it("opens the import dialog when the tray opened the window for it", async () => {
+    const backend = installBackend({ overrides: { "plugin:dialog|open": () => null } });
+    window.history.replaceState(null, "", "/index.html?open=import");
+    await renderApp();
+    await waitFor(() => expect(backend.callsOf("plugin:dialog|open")).toHaveLength(1));
+    // Taken once: the address no longer asks for it.
+    expect(window.location.search).toBe("");
+  });
+
   it("says clearly when the camera is not available", async () => {
     installBackend();
     await renderApp();

@@ -207,6 +207,7 @@ export const en = {
   "help.import": "Import files",
   "help.edit": "Edit the selected tunnel",
   "help.save": "Save in the editor",
+  "help.close": "Close the window (Culvert stays in the tray)",
   "help.escape": "Close a dialog or menu",
   "help.help": "Show this help",
   "shortcut.hint": "Shortcut: {keys}",

@@ -209,6 +209,7 @@ export const zhCN: Record<MessageKey, string> = {
   "help.import": "导入文件",
   "help.edit": "编辑所选隧道",
   "help.save": "在编辑器中保存",
+  "help.close": "关闭窗口（Culvert 仍在系统托盘中运行）",
   "help.escape": "关闭对话框或菜单",
   "help.help": "显示此帮助",
   "shortcut.hint": "快捷键：{keys}",

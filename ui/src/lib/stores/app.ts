@@ -24,6 +24,18 @@ export async function importFromFileDialog(imagesOnly = false): Promise<void> {
   }
 }
 
+/**
+ * What the window was opened to do: the tray's "Import" opens a window that does not
+ * exist yet (closing it to the tray destroys it) with `?open=import`. Taken once, so a
+ * reload does not repeat it.
+ */
+export function takeStartupAction(): "import" | null {
+  const action = new URLSearchParams(window.location.search).get("open");
+  if (action === null) return null;
+  window.history.replaceState(null, "", window.location.pathname + window.location.hash);
+  return action === "import" ? action : null;
+}
+
 /** Runs for the app's lifetime; resolves to a function that undoes everything it set up. */
 export async function startApp(): Promise<() => void> {
   settings.apply();
@@ -34,6 +46,10 @@ export async function startApp(): Promise<() => void> {
     void log.load();
   };
   notices.onDisconnected = () => void connection.check();
+  const openImport = () => {
+    ui.view = "tunnels";
+    void importFromFileDialog();
+  };
   const unlisten = await listenAppEvents({
     connection: (status) => connection.set(status),
     service: (event) => {
@@ -44,10 +60,7 @@ export async function startApp(): Promise<() => void> {
         tunnels.handleEvent(event);
       }
     },
-    openImport: () => {
-      ui.view = "tunnels";
-      void importFromFileDialog();
-    },
+    openImport,
     selectTunnel: (name) => {
       ui.view = "tunnels";
       void tunnels.select(name);
@@ -56,6 +69,7 @@ export async function startApp(): Promise<() => void> {
     dragHover: (hovering) => (ui.dragging = hovering),
   }).catch(() => () => {}); // outside Tauri the connection check below reports the failure
   await connection.check();
+  if (takeStartupAction() === "import") openImport();
   return () => {
     unlisten();
     clock.stop();
