@@ -5,9 +5,13 @@
 //   E2E_CONF            a .conf for a tunnel named "lab" that reaches the peer
 //   E2E_QR              a PNG QR code of a tunnel named "phone" once imported
 //   E2E_SCREENSHOTS     where to save the screenshots
+//   E2E_DISPLAY, E2E_XAUTHORITY  the virtual display the app shows on, captured with
+//                       ImageMagick's `import` (WebKitWebDriver's own screenshot command
+//                       stops answering once the editor has been shown)
 //   E2E_REPORT          where to write the measured figures (JSON)
 // Every wait is for a condition, with a generous deadline.
 
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Builder, By, Capabilities, until } from "selenium-webdriver";
@@ -28,12 +32,14 @@ capabilities.setBrowserName("wry");
 
 const testid = (id) => By.css(`[data-testid="${id}"]`);
 
+/** The app's window as the display shows it. */
 async function screenshot(driver, name) {
-  // A focused text field's blinking caret keeps WebKit repainting, and its screenshot
-  // then never settles.
-  await driver.executeScript("document.activeElement?.blur()");
-  const png = await driver.takeScreenshot();
-  writeFileSync(join(shots, `${name}.png`), png, "base64");
+  const { x, y, width, height } = await driver.manage().window().getRect();
+  const file = join(shots, `${name}.png`);
+  execFileSync("import", ["-window", "root", "-crop", `${width}x${height}+${x}+${y}`, "+repage", file], {
+    env: { ...process.env, DISPLAY: env("E2E_DISPLAY"), XAUTHORITY: env("E2E_XAUTHORITY") },
+    timeout: 15_000,
+  });
   console.log(`e2e: screenshot ${name}.png`);
 }
 
@@ -140,6 +146,13 @@ try {
   await screenshot(driver, "tunnel-full");
   await mode("split");
 
+  // The tunnel as a QR code for the phone app.
+  await driver.findElement(testid("show-qr")).click();
+  await driver.wait(until.elementLocated(testid("qr-svg")), DEADLINE);
+  await screenshot(driver, "tunnel-qr");
+  await driver.findElement(By.css('[data-testid="qr-dialog"] .dialog-footer button')).click();
+  await waitFor(driver, "the QR dialog closed", async () => (await driver.findElements(testid("qr-svg"))).length === 0);
+
   // Import from a QR code image.
   const fromQr = await invoke(driver, "import_files", { paths: [env("E2E_QR")] });
   if (fromQr.error || fromQr.ok.imported.length !== 1) {
@@ -153,14 +166,15 @@ try {
   await driver.findElement(testid("edit-tunnel")).click();
   await driver.wait(until.elementLocated(testid("editor-valid")), DEADLINE);
   console.log("e2e: the editor says the config is valid");
-  // Screenshots stop at the first two views: once the editor has been shown,
-  // WebKitWebDriver's screenshot command here never returns.
+  await screenshot(driver, "editor");
   console.log("e2e: log and settings");
   await driver.findElement(testid("editor-cancel")).click();
   await driver.findElement(testid("nav-log")).click();
   await waitFor(driver, "log lines", async () => (await driver.findElements(testid("log-line"))).length > 0);
+  await screenshot(driver, "log");
   await driver.findElement(testid("nav-settings")).click();
   await driver.wait(until.elementLocated(testid("setting-locale")), DEADLINE);
+  await screenshot(driver, "settings");
   await driver.findElement(testid("nav-tunnels")).click();
 
   // Deactivate.
@@ -172,9 +186,7 @@ try {
   );
   console.log("e2e: passed");
 } catch (error) {
-  // Best effort, and bounded: a screenshot can hang in WebKitWebDriver.
-  const timeout = new Promise((resolve) => setTimeout(resolve, 15_000).unref());
-  await Promise.race([screenshot(driver, "failure").catch(() => {}), timeout]);
+  await screenshot(driver, "failure").catch(() => {});
   throw error;
 } finally {
   writeFileSync(env("E2E_REPORT"), JSON.stringify(report));

@@ -1,7 +1,9 @@
 // For `cargo xtask bench`: launches the release app through tauri-driver, prints
 // "list MS" once the tunnel view is on screen (MS from asking for the session, which
-// starts the app), "idle" ten seconds later, then waits for a line on stdin (the bench
-// reads the app's memory meanwhile) and quits the app.
+// starts the app) and "idle" ten seconds later; then closes the window to the tray
+// (Ctrl+W) and prints "tray" ten seconds later. After each of "idle" and "tray" it
+// waits for a line on stdin (the bench reads the app's memory meanwhile). The bench
+// stops the app afterwards: in the tray it has no web view left for the driver.
 
 import { Builder, By, Capabilities } from "selenium-webdriver";
 
@@ -20,10 +22,27 @@ try {
     return found.length > 0 && (await found[0].isDisplayed());
   }, 60_000);
   console.log(`list ${Date.now() - started}`);
-  // Idle: what a person leaves running in the tray.
-  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10_000));
+  const measured = () => new Promise((resolve) => process.stdin.once("data", resolve));
+  await settle();
   console.log("idle");
-  await new Promise((resolve) => process.stdin.once("data", resolve));
+  await measured();
+  // What a person leaves running: the app in the tray, its window closed.
+  // The key is pressed after this script has answered: a WebDriver command whose
+  // window goes away meanwhile never gets its answer. The bench checks that the
+  // window's WebKit processes are gone.
+  await driver.executeScript(
+    `setTimeout(() => window.dispatchEvent(
+       new KeyboardEvent("keydown", { key: "w", ctrlKey: true, bubbles: true })), 100);`,
+  );
+  await settle();
+  console.log("tray");
+  await measured();
 } finally {
-  await driver.quit();
+  // Reading stdin would keep node running.
+  process.stdin.destroy();
+  // The window (and with it the driver's session) is gone: ending the session may
+  // fail or never answer.
+  const timeout = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+  await Promise.race([driver.quit().catch(() => {}), timeout]);
 }

@@ -69,20 +69,9 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
     write_qr(&qr, &phone_config()?)?;
 
     let socket = out.join("culvertd.sock");
-    let arg = |p: &Path| p.to_string_lossy().into_owned();
     lab.spawn(
         0,
-        &[
-            &arg(&culvertd),
-            "--socket",
-            &arg(&socket),
-            "--config-dir",
-            &arg(&out.join("etc")),
-            "--state-dir",
-            &arg(&out.join("var")),
-            "--resolv-conf",
-            &arg(&out.join("resolv.conf")),
-        ],
+        &culvert_netlab::culvertd_command(&culvertd, &socket, &out),
     );
     wait("culvertd's socket", || socket.exists())?;
     // Traffic both ways once the app brings the tunnel up (until then, no route).
@@ -93,7 +82,7 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
     );
     lab.spawn(0, &["sh", "-c", &pinger]);
 
-    let driver = Driver::start(&socket)?;
+    let driver = Driver::start(&socket, &out)?;
     let mut node = Command::new("node")
         .arg("e2e/app.e2e.mjs")
         .current_dir(root.join("ui"))
@@ -101,6 +90,8 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
         .env("E2E_CONF", &conf)
         .env("E2E_QR", &qr)
         .env("E2E_SCREENSHOTS", out.join("screenshots"))
+        .env("E2E_DISPLAY", &driver.display)
+        .env("E2E_XAUTHORITY", &driver.xauthority)
         .env("E2E_REPORT", out.join("report.json"))
         .spawn()
         .context("running node")?;
@@ -121,7 +112,7 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
     drop(driver);
     drop(lab);
     match status {
-        Some(status) if status.success() => Ok(()),
+        Some(status) if status.success() => check_qr_on_screen(&out, &keys),
         Some(status) => bail!(
             "the GUI end-to-end test failed ({status}); screenshots in {}",
             out.display()
@@ -132,18 +123,34 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
 
 /// `tauri-driver` under a virtual display and a private session bus, stopped (with
 /// the WebKitWebDriver and app it started) when dropped.
-pub(crate) struct Driver(Child);
+pub(crate) struct Driver {
+    child: Child,
+    /// The virtual display the app shows on (`:N`) and the cookie file that opens it,
+    /// for screenshots of the window.
+    pub(crate) display: String,
+    pub(crate) xauthority: PathBuf,
+}
 
 impl Driver {
-    pub(crate) fn start(socket: &Path) -> anyhow::Result<Driver> {
+    /// Starts it, with the display's cookie file in `dir`.
+    pub(crate) fn start(socket: &Path, dir: &Path) -> anyhow::Result<Driver> {
         if TcpStream::connect(("127.0.0.1", DRIVER_PORT)).is_ok() {
             bail!("something already listens on port {DRIVER_PORT}; stop it first");
         }
+        // The first display number no X server holds (as xvfb-run -a would pick), chosen
+        // here so that the test can capture the screen too.
+        let number = (99..200)
+            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .context("no free X display number")?;
+        let xauthority = dir.join("Xauthority");
         let tauri_driver = sys::cargo_bin("tauri-driver");
         let mut command = Command::new("xvfb-run");
         command
+            .arg("-f")
+            .arg(&xauthority)
             .args([
-                "-a",
+                "-n",
+                &number.to_string(),
                 "-s",
                 "-screen 0 1280x800x24",
                 "dbus-run-session",
@@ -158,7 +165,11 @@ impl Driver {
             // Its own process group, so that dropping stops everything it started.
             command.process_group(0);
         }
-        let driver = Driver(command.spawn().context("starting tauri-driver")?);
+        let driver = Driver {
+            child: command.spawn().context("starting tauri-driver")?,
+            display: format!(":{number}"),
+            xauthority,
+        };
         wait("tauri-driver", || {
             TcpStream::connect(("127.0.0.1", DRIVER_PORT)).is_ok()
         })?;
@@ -168,17 +179,17 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
+        let group = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.0.wait();
+        let _ = self.child.wait();
     }
 }
 
@@ -194,6 +205,28 @@ fn wait(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
 }
 
 /// Host 0's tunnel to the wireguard-go peer on host 1, talking every second.
+/// The QR code the app showed for the tunnel, read from the screenshot as a phone would
+/// read the screen: it must carry the tunnel, private key included.
+fn check_qr_on_screen(out: &Path, keys: &Keys) -> anyhow::Result<()> {
+    let shot = out.join("screenshots/tunnel-qr.png");
+    let png = std::fs::read(&shot).with_context(|| format!("reading {}", shot.display()))?;
+    let text = culvert_config::decode_qr(&png)
+        .map_err(|e| anyhow::anyhow!("the QR code on screen does not decode: {e}"))?;
+    let expected = [
+        format!("PrivateKey = {}", keys.private[0]),
+        format!("Address = {}/24", TUNNEL_V4[0]),
+        format!("PublicKey = {}", keys.public[1]),
+    ];
+    if let Some(missing) = expected.iter().find(|line| !text.contains(line.as_str())) {
+        bail!(
+            "the QR code on screen lacks `{}`",
+            missing.split(" = ").next().unwrap_or("")
+        );
+    }
+    println!("e2e: the QR code on screen reads back as the tunnel");
+    Ok(())
+}
+
 fn lab_config(keys: &Keys) -> String {
     format!(
         "[Interface]\nPrivateKey = {}\nAddress = {}/24\n\n[Peer]\nPublicKey = {}\nPresharedKey = {}\n\
@@ -242,11 +275,31 @@ pub(crate) struct AppFigures {
     /// From asking tauri-driver for a session (which starts the app) to the tunnel view
     /// on screen.
     pub(crate) launch_to_list_ms: Vec<f64>,
-    /// The app and its WebKit processes together, ten seconds after the list showed:
-    /// proportional set size (each shared page split among its users), and RSS (each
-    /// shared page counted in full by every process: an upper bound).
-    pub(crate) idle_pss_mib: Vec<f64>,
-    pub(crate) idle_rss_mib: Vec<f64>,
+    /// The app and its WebKit processes together, ten seconds after the list showed
+    /// (window open), then ten seconds after the window was closed to the tray.
+    pub(crate) window_open: Memory,
+    pub(crate) in_tray: Memory,
+}
+
+/// Memory of the app's process tree, once per launch.
+#[derive(Default)]
+pub(crate) struct Memory {
+    /// Proportional set size: each shared page split among its users.
+    pub(crate) pss_mib: Vec<f64>,
+    /// Each shared page counted in full by every process: an upper bound.
+    pub(crate) rss_mib: Vec<f64>,
+}
+
+impl Memory {
+    fn measure(&mut self, app: &Path, processes: usize) -> anyhow::Result<()> {
+        let (count, pss, rss) = tree_memory_kib(app)?;
+        if count != processes {
+            bail!("expected {processes} processes of the app, found {count}");
+        }
+        self.pss_mib.push(pss as f64 / 1024.0);
+        self.rss_mib.push(rss as f64 / 1024.0);
+        Ok(())
+    }
 }
 
 /// Launches the release app `launches` times against a culvertd with a few tunnels.
@@ -261,15 +314,9 @@ pub(crate) fn measure_app(root: &Path, launches: usize) -> anyhow::Result<AppFig
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)?;
     let socket = out.join("culvertd.sock");
-    let mut service = Command::new(bin.join("culvertd"))
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--config-dir")
-        .arg(out.join("etc"))
-        .arg("--state-dir")
-        .arg(out.join("var"))
-        .arg("--resolv-conf")
-        .arg(out.join("resolv.conf"))
+    let command = culvert_netlab::culvertd_command(&bin.join("culvertd"), &socket, &out);
+    let mut service = Command::new(&command[0])
+        .args(&command[1..])
         .spawn()
         .context("starting culvertd")?;
     let figures = (|| {
@@ -280,11 +327,11 @@ pub(crate) fn measure_app(root: &Path, launches: usize) -> anyhow::Result<AppFig
                 .arg(&socket)
                 .args(["create", name]))?;
         }
-        let _driver = Driver::start(&socket)?;
+        let _driver = Driver::start(&socket, &out)?;
         let mut figures = AppFigures {
             launch_to_list_ms: Vec::new(),
-            idle_pss_mib: Vec::new(),
-            idle_rss_mib: Vec::new(),
+            window_open: Memory::default(),
+            in_tray: Memory::default(),
         };
         for _ in 0..launches {
             let mut node = Command::new("node")
@@ -296,21 +343,27 @@ pub(crate) fn measure_app(root: &Path, launches: usize) -> anyhow::Result<AppFig
                 .spawn()
                 .context("running node")?;
             let stdout = node.stdout.take().context("node's stdout")?;
+            let mut stdin = node.stdin.take().context("node's stdin")?;
             for line in BufReader::new(stdout).lines() {
                 let line = line?;
                 if let Some(ms) = line.strip_prefix("list ") {
                     figures.launch_to_list_ms.push(ms.trim().parse()?);
-                } else if line == "idle" {
-                    let (pss, rss) = tree_memory_kib(&app)?;
-                    figures.idle_pss_mib.push(pss as f64 / 1024.0);
-                    figures.idle_rss_mib.push(rss as f64 / 1024.0);
-                    node.stdin
-                        .take()
-                        .context("node's stdin")?
-                        .write_all(b"\n")?;
+                    continue;
                 }
+                match line.as_str() {
+                    // The app, WebKit's network and web processes.
+                    "idle" => figures.window_open.measure(&app, 3)?,
+                    // The app alone: closing the window gave WebKit's memory back.
+                    "tray" => figures.in_tray.measure(&app, 1)?,
+                    _ => continue,
+                }
+                stdin.write_all(b"\n")?;
             }
-            if !node.wait()?.success() {
+            drop(stdin);
+            let status = node.wait()?;
+            // In the tray the app has no web view left for the driver to end it by.
+            stop_all(&app);
+            if !status.success() {
                 bail!("launching the app for the benchmark failed");
             }
         }
@@ -321,9 +374,30 @@ pub(crate) fn measure_app(root: &Path, launches: usize) -> anyhow::Result<AppFig
     figures
 }
 
-/// (PSS, RSS) in KiB of every process running `exe` and all their descendants
+/// Kills every process running `exe`.
+fn stop_all(exe: &Path) {
+    for pid in processes_running(exe) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+}
+
+fn processes_running(exe: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe))
+        .collect()
+}
+
+/// How many processes run `exe` or descend from one, and their PSS and RSS in KiB
+/// (WebKit's web and network processes are among the descendants)
 /// (WebKit's web and network processes).
-fn tree_memory_kib(exe: &Path) -> anyhow::Result<(u64, u64)> {
+fn tree_memory_kib(exe: &Path) -> anyhow::Result<(usize, u64, u64)> {
     let mut parent_of = Vec::new();
     let mut roots = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
@@ -367,11 +441,11 @@ fn tree_memory_kib(exe: &Path) -> anyhow::Result<(u64, u64)> {
             .unwrap_or(0)
     };
     let (mut pss, mut rss) = (0, 0);
-    for pid in tree {
+    for &pid in &tree {
         let rollup =
             std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
         pss += field(&rollup, "Pss:");
         rss += field(&rollup, "Rss:");
     }
-    Ok((pss, rss))
+    Ok((tree.len(), pss, rss))
 }

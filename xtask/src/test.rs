@@ -51,12 +51,14 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
             "librsvg2-dev",
             "libxdo-dev",
             "libssl-dev",
-            // The end-to-end test: a display, a session bus, the WebDriver, a QR code.
+            // The end-to-end test: a display, a session bus, the WebDriver, a QR code,
+            // and `import` to capture the window.
             "xvfb",
             "xauth",
             "dbus-daemon",
             "webkit2gtk-driver",
             "qrencode",
+            "imagemagick",
         ],
     ),
 ];
