@@ -72,8 +72,10 @@ fn main() -> anyhow::Result<()> {
     let log = Arc::new(LogRing::default());
     tracing_subscriber::registry()
         .with(
+            // netlink-packet-route warns about every attribute a newer kernel grew
+            // (each interface change): noise in the log a person reads.
             tracing_subscriber::EnvFilter::try_from_env("CULVERT_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| "info,netlink_packet_route=error".into()),
         )
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(LogLayer {
