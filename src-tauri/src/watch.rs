@@ -153,6 +153,15 @@ mod tests {
         }
     }
 
+    fn summary(n: &str, state: TunnelState) -> TunnelSummary {
+        TunnelSummary {
+            name: name(n),
+            state,
+            routing_mode: RoutingMode::Split,
+            kill_switch: false,
+        }
+    }
+
     fn stats(n: &str, handshake: Option<u64>) -> Event {
         let peer = PeerStats {
             public_key: "k".to_owned(),
@@ -236,12 +245,6 @@ mod tests {
     #[test]
     fn a_tunnel_already_talking_when_first_seen_is_not_announced() {
         let mut w = Watcher::default();
-        let summary = |n: &str, state| TunnelSummary {
-            name: name(n),
-            state,
-            routing_mode: RoutingMode::Split,
-            kill_switch: false,
-        };
         // The app starts (or the service comes back) with "a" up and talking and "b"
         // up but silent.
         w.set_tunnels(&[
@@ -266,12 +269,6 @@ mod tests {
     #[test]
     fn the_list_sets_the_toggles() {
         let mut w = Watcher::default();
-        let summary = |n: &str, state| TunnelSummary {
-            name: name(n),
-            state,
-            routing_mode: RoutingMode::Split,
-            kill_switch: false,
-        };
         w.set_tunnels(&[
             summary("a", TunnelState::Active),
             summary("b", TunnelState::Inactive),

@@ -3,7 +3,8 @@
 // test` sets the lab up and passes it in through the environment:
 //   CULVERT_APP         the release binary
 //   E2E_CONF            a .conf for a tunnel named "lab" that reaches the peer
-//   E2E_QR              a PNG QR code of a tunnel named "phone" once imported
+//   E2E_QR              a PNG QR code of a tunnel named "phone" once imported (also
+//                       put on the clipboard, where it is imported as "qr-import")
 //   E2E_SCREENSHOTS     where to save the screenshots
 //   E2E_DISPLAY, E2E_XAUTHORITY  the virtual display the app shows on, captured with
 //                       ImageMagick's `import` (WebKitWebDriver's own screenshot command
@@ -32,12 +33,15 @@ capabilities.setBrowserName("wry");
 
 const testid = (id) => By.css(`[data-testid="${id}"]`);
 
+/** The environment that reaches the app's display. */
+const displayEnv = () => ({ ...process.env, DISPLAY: env("E2E_DISPLAY"), XAUTHORITY: env("E2E_XAUTHORITY") });
+
 /** The app's window as the display shows it. */
 async function screenshot(driver, name) {
   const { x, y, width, height } = await driver.manage().window().getRect();
   const file = join(shots, `${name}.png`);
   execFileSync("import", ["-window", "root", "-crop", `${width}x${height}+${x}+${y}`, "+repage", file], {
-    env: { ...process.env, DISPLAY: env("E2E_DISPLAY"), XAUTHORITY: env("E2E_XAUTHORITY") },
+    env: displayEnv(),
     timeout: 15_000,
   });
   console.log(`e2e: screenshot ${name}.png`);
@@ -159,6 +163,24 @@ try {
     throw new Error(`QR import failed: ${JSON.stringify(fromQr)}`);
   }
   await driver.wait(until.elementLocated(testid("tunnel-item-phone")), DEADLINE);
+
+  // And from an image on the clipboard, through the menu, as a person would: xclip
+  // holds the PNG on the display's clipboard (until the display goes away).
+  execFileSync("xclip", ["-selection", "clipboard", "-target", "image/png", "-in", env("E2E_QR")], {
+    env: displayEnv(),
+    stdio: "ignore",
+    timeout: 15_000,
+  });
+  await driver.findElement(testid("import-qr-menu")).click();
+  await driver.findElement(testid("import-qr-clipboard")).click();
+  await driver.wait(until.elementLocated(testid("import-summary")), DEADLINE);
+  await driver.findElement(By.css('[data-testid="import-summary"] .dialog-footer button')).click();
+  await driver.wait(until.elementLocated(testid("tunnel-item-qr-import")), DEADLINE);
+  const fromClipboard = await invoke(driver, "get_tunnel", { name: "qr-import" });
+  if (!JSON.stringify(fromClipboard.ok?.interface?.addresses ?? []).includes("10.99.0.2/32")) {
+    throw new Error(`the clipboard's tunnel is not the QR code's: ${JSON.stringify(fromClipboard)}`);
+  }
+  console.log("e2e: imported from a QR code on the clipboard");
 
   // The editor, the log and the settings.
   console.log("e2e: imported from a QR code; opening the editor");

@@ -303,7 +303,7 @@ fn render(runs: &[Vec<Measurement>], handshakes: f64, seconds: u32, load: [Strin
 
 /// The desktop app, launched [`REPEATS`] times under Xvfb.
 fn app_figures() -> anyhow::Result<crate::gui::AppFigures> {
-    sys::ensure_apt_packages(&["xvfb", "xauth", "dbus-daemon", "webkit2gtk-driver"])?;
+    sys::ensure_apt_packages(crate::test::packages_of(crate::gui::APP_PART))?;
     crate::gui::measure_app(&sys::workspace_root(), REPEATS)
 }
 

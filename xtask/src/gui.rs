@@ -19,10 +19,14 @@ const DEADLINE: Duration = Duration::from_secs(60);
 const TEST_DEADLINE: Duration = Duration::from_secs(600);
 
 /// `cargo xtask e2e`: only the end-to-end test (`cargo xtask test` runs it too).
+/// The part of the tree whose test packages the app's e2e and benchmark need.
+pub(crate) const APP_PART: &str = "src-tauri/Cargo.toml";
+
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     if let Some(arg) = args.first() {
         bail!("`cargo xtask e2e` takes no arguments (got `{arg}`)");
     }
+    sys::ensure_apt_packages(crate::test::packages_of(APP_PART))?;
     e2e(&sys::workspace_root())
 }
 

@@ -52,16 +52,25 @@ const TEST_PACKAGES: &[(&str, &[&str])] = &[
             "libxdo-dev",
             "libssl-dev",
             // The end-to-end test: a display, a session bus, the WebDriver, a QR code,
-            // and `import` to capture the window.
+            // `import` to capture the window and xclip to fill the clipboard.
             "xvfb",
             "xauth",
             "dbus-daemon",
             "webkit2gtk-driver",
             "qrencode",
             "imagemagick",
+            "xclip",
         ],
     ),
 ];
+
+/// The Debian packages the tests of `part` (a key of [`TEST_PACKAGES`]) need.
+pub(crate) fn packages_of(part: &str) -> &'static [&'static str] {
+    TEST_PACKAGES
+        .iter()
+        .find(|(p, _)| *p == part)
+        .map_or(&[], |(_, packages)| packages)
+}
 
 /// boringtun-cli from crates.io, pinned so interop results are comparable run to run.
 pub(crate) const BORINGTUN_VERSION: &str = "0.7.1";
