@@ -25,6 +25,7 @@ pub(crate) const OPEN_IMPORT_EVENT: &str = "culvert://open-import";
 pub(crate) const SELECT_TUNNEL_EVENT: &str = "culvert://select-tunnel";
 
 const TRAY_ID: &str = "culvert";
+const TUNNEL_ITEM_PREFIX: &str = "tunnel:";
 pub(crate) const MAIN_WINDOW: &str = "main";
 
 /// Set by Quit, so that the window's end is not taken for a close to the tray.
@@ -33,7 +34,6 @@ static QUITTING: AtomicBool = AtomicBool::new(false);
 pub(crate) fn quitting() -> bool {
     QUITTING.load(Ordering::SeqCst)
 }
-const TUNNEL_ITEM_PREFIX: &str = "tunnel:";
 
 pub(crate) struct AppState {
     pub(crate) backend: Arc<Backend>,
