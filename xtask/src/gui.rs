@@ -403,7 +403,6 @@ fn processes_running(exe: &Path) -> Vec<u32> {
 /// (WebKit's web and network processes).
 fn tree_memory_kib(exe: &Path) -> anyhow::Result<(usize, u64, u64)> {
     let mut parent_of = Vec::new();
-    let mut roots = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -419,10 +418,8 @@ fn tree_memory_kib(exe: &Path) -> anyhow::Result<(usize, u64, u64)> {
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
         parent_of.push((pid, parent));
-        if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe) {
-            roots.push(pid);
-        }
     }
+    let roots = processes_running(exe);
     if roots.is_empty() {
         bail!("{} is not running", exe.display());
     }
