@@ -1,6 +1,7 @@
 //! The app's commands (through `Backend`, which they wrap) against a real culvertd:
 //! tunnel management without a network, and a live tunnel in namespaces with a
 //! wireguard-go peer when root.
+#![cfg(target_os = "linux")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

@@ -12,6 +12,7 @@
 //! - `args.rs`: the runtime's own `--appimage-*` options.
 //! - `extract.rs`: squashfs to a directory (in-process, no tool needed).
 //! - `launch.rs`: mount or extract, then run `AppRun`.
+#![cfg(target_os = "linux")]
 
 pub mod args;
 pub mod elf;

@@ -3,6 +3,7 @@
 //!
 //! The tests share a lock: an executable written while another test forks can be
 //! "busy" (ETXTBSY) when run, a classic flake of tests that write programs.
+#![cfg(target_os = "linux")]
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt as _, symlink};

@@ -1,5 +1,6 @@
 //! Culvert against wireguard-go (Debian) and boringtun (crates.io), in both roles, in
 //! network namespaces of its own. Needs root; CI runs it as root.
+#![cfg(target_os = "linux")]
 
 use culvert_netlab as lab;
 use lab::{Family, Keys, Kind, PeerSetup, TUNNEL_V4, TUNNEL_V6, can_run, wait_for};

@@ -2,6 +2,7 @@
 //! object this test serves on a private dbus-daemon, resolvconf as a script recording
 //! what it is given. netconf configures a real link (in a namespace), so this needs
 //! root; CI runs it as root.
+#![cfg(target_os = "linux")]
 
 use culvert_netconf::{
     Dns, DnsBackend, DnsSystem, NetConf, Paths, Routing, TunnelNetwork, recover,

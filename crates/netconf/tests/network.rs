@@ -1,6 +1,7 @@
 //! netconf on a real network of three namespaces: a client running a userspace WireGuard
 //! (wireguard-go, so these tests do not depend on our engine), a server that forwards and
 //! NATs, and an "internet" host behind it. Needs root; CI runs it as root.
+#![cfg(target_os = "linux")]
 
 use culvert_netconf::{Dns, NetConf, Paths, Routing, TunnelNetwork, recover};
 use culvert_netlab::{INTERNET_HOST, Kind, Lab, TUNNEL_V4, UNDERLAY_V4, can_run};

@@ -2,6 +2,7 @@
 //! and `cargo xtask bench`. Each lab makes its own uniquely named namespaces joined by a
 //! veth pair, runs WireGuard daemons in them, and removes everything when dropped,
 //! whatever the outcome. Linux only; needs root.
+#![cfg(target_os = "linux")]
 #![allow(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};

@@ -2,6 +2,7 @@
 //! `tests/`; this library holds what they share: the real binaries under test, a
 //! culvertd in a lab namespace, an impairing UDP relay (this kernel has no netem), a
 //! tmpfs guard and CPU accounting from /proc. Linux only; the tests need root.
+#![cfg(target_os = "linux")]
 #![allow(unsafe_code)]
 
 mod daemon;

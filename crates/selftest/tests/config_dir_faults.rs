@@ -2,6 +2,7 @@
 //! filled or remounted read-only): saves fail with an error through the IPC that says
 //! what failed and why, the stored configs stay intact, and the service keeps serving.
 //! Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

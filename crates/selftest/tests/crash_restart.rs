@@ -3,6 +3,7 @@
 //! `cargo xtask soak`). After every crash and restart: the network (rules, routes,
 //! nftables, resolv.conf) is what it was once the tunnel is down, every config file is
 //! one complete version of what was saved, and the state file is valid JSON. Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! initiation replayed over and over — while a legitimate wireguard-go peer connects
 //! and transfers: cookie replies engage, the engine's CPU stays bounded, the peer's
 //! handshake completes and its throughput keeps a stated floor. Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

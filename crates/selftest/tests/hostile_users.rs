@@ -4,6 +4,7 @@
 //! try to leave the store are refused; a symlink planted in the store is replaced, never
 //! written through; files and directories keep their modes. Creates (and always
 //! removes) two users and, when missing, the group. Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

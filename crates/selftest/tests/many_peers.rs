@@ -1,6 +1,7 @@
 //! One Culvert interface with 100 peers: cryptokey routing sends each destination to
 //! the peer that owns it, and a peer cannot spoof another peer's inner address (the
 //! source-address check drops what it decrypts from the wrong peer). Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

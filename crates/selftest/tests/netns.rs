@@ -3,6 +3,7 @@
 //! families, a small underlay MTU, a lossy / duplicating / reordering path, replayed
 //! packets, roaming, a peer restarting with the same and with new keys, and keepalives
 //! through a NAT whose mapping is lost. Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

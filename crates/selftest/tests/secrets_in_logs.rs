@@ -3,6 +3,7 @@
 //! it up against a wireguard-go server, carries traffic, edits, exports and takes it
 //! down; then everything it printed and its log ring are searched for the keys in
 //! base64 and in hex (the UAPI's form). Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

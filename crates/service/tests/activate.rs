@@ -1,6 +1,7 @@
 //! A stored config activated by the service core against a wireguard-go server, in a
 //! namespace of its own: traffic flows, routing modes switch live without a new
 //! handshake, and deactivation leaves the namespace as it was. Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

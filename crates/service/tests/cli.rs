@@ -1,6 +1,7 @@
 //! The `culvert` CLI's commands against a real culvertd in a namespace with a
 //! wireguard-go peer: import, up, show (handshake, counters advancing), mode full and
 //! back to split, down. Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 

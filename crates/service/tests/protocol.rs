@@ -2,6 +2,7 @@
 //! malformed, oversized, out-of-order and wrong-version traffic gets a clear answer (or
 //! a closed connection) while the service keeps serving everyone else. Needs root (the
 //! socket admits root and group culvert only).
+#![cfg(target_os = "linux")]
 
 use culvert_config::TunnelName;
 use culvert_ipc::{

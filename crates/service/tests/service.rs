@@ -2,6 +2,7 @@
 //! client: import, activate against a wireguard-go server, live stats events, then
 //! `kill -9` and a restart that undoes the crashed run's network changes and brings the
 //! tunnel back. Needs root.
+#![cfg(target_os = "linux")]
 
 mod common;
 
