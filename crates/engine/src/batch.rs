@@ -8,11 +8,15 @@ pub struct PacketBatch {
     buf: Vec<u8>,
     ranges: Vec<Range<usize>>,
     end: usize,
+    // The staging and coalescing parts serve Linux's offloading TUN and UDP only.
     /// Room for a device to stage what it reads before splitting it into the batch.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) staging: Vec<u8>,
     /// Bytes in `staging` read but not yet split (they did not fit last time).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) staged: usize,
     /// Reusable bookkeeping for coalescing on write.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) coalesce: crate::offload::Coalescer,
 }
 
@@ -114,15 +118,18 @@ impl PacketBatch {
     }
 
     /// The whole buffer and the packet list, for a device that fills them directly.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn raw_parts(&mut self) -> (&mut [u8], &mut Vec<Range<usize>>, &mut usize) {
         (&mut self.buf, &mut self.ranges, &mut self.end)
     }
 
     /// The packets' ranges in the buffer returned by [`PacketBatch::raw_parts`].
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn ranges(&self) -> &[Range<usize>] {
         &self.ranges
     }
 
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn buffer(&self) -> &[u8] {
         &self.buf
     }

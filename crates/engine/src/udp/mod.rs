@@ -13,6 +13,8 @@ pub(crate) struct Udp {
     socket: UdpSocket,
     dual_stack: bool,
     port: u16,
+    // Elsewhere than Linux there is no offload state to consult.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     offload: imp::Offload,
 }
 
