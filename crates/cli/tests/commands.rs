@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::fs;
-
 use common::*;
 use culvert_ipc::*;
 
@@ -340,6 +338,7 @@ fn export_to_standard_output_keeps_the_key_hidden_unless_asked() {
 #[cfg(unix)]
 #[test]
 fn export_to_a_file_writes_it_0600() {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt as _;
 
     let dir = TempDir::new("export");
@@ -386,6 +385,7 @@ fn export_to_a_file_writes_it_0600() {
 #[cfg(unix)]
 #[test]
 fn export_all_writes_the_archive_0600() {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt as _;
 
     let dir = TempDir::new("export-all");
@@ -499,15 +499,16 @@ fn an_unreachable_service_exits_3_with_the_clients_advice() {
             ClientError::NotRunning {
                 path: "/run/culvert/culvertd.sock".into(),
             },
-            "culvertd is not running (start it with: sudo systemctl start culvertd): nothing is \
-             listening at /run/culvert/culvertd.sock",
+            format!(
+                "culvertd is not running ({START_SERVICE_HINT}): nothing is listening at \
+                 /run/culvert/culvertd.sock"
+            ),
         ),
         (
             ClientError::PermissionDenied {
                 detail: "/run/culvert/culvertd.sock: denied".into(),
             },
-            "you are not in group culvert (sudo usermod -aG culvert $USER, then log in again): \
-             /run/culvert/culvertd.sock: denied",
+            format!("{JOIN_GROUP_HINT}: /run/culvert/culvertd.sock: denied"),
         ),
         (
             ClientError::VersionMismatch {
@@ -515,7 +516,8 @@ fn an_unreachable_service_exits_3_with_the_clients_advice() {
                 client: 1,
             },
             "culvertd speaks protocol 2, this client speaks 1: update this client (the culvert \
-             CLI or app) to the service's version",
+             CLI or app) to the service's version"
+                .to_owned(),
         ),
     ];
     for (error, message) in cases {

@@ -154,8 +154,10 @@ fn unreadable_files_are_reported_together_before_anything_is_sent() {
         lines,
         vec![
             format!(
-                "error: could not open {}: No such file or directory (os error 2)",
-                dir.path("missing.conf")
+                "error: could not open {}: {}",
+                dir.path("missing.conf"),
+                // The OS's own words for a missing file.
+                fs::File::open(dir.join("missing.conf")).unwrap_err()
             ),
             format!(
                 "error: {} is not a text file (not UTF-8), so not a wg-quick .conf",

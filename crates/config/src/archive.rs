@@ -164,7 +164,10 @@ pub fn export_zip_texts<'a>(
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .last_modified_time(DateTime::default())
-        .unix_permissions(0o600);
+        .unix_permissions(0o600)
+        // The mode travels only in an entry marked as made on Unix; zip's default on
+        // Windows (DOS) would drop it, and exports would differ from one OS to another.
+        .system(::zip::System::Unix);
     let mut seen = HashSet::new();
     for (name, text) in tunnels {
         if !seen.insert(name.clone()) {
