@@ -13,6 +13,8 @@ mod deb;
 mod install_test;
 mod libs;
 mod manuals;
+// The Windows MSI, built here with wixl, and its table test (`dist msi`, `xtask cross`).
+pub(crate) mod msi;
 mod stage;
 
 use crate::sys::{self, cargo, run};
@@ -24,6 +26,8 @@ const USAGE: &str = "usage: cargo xtask dist [deb | appimage | icons | test | te
                      [--skip-build] [--without-app]
   (no command)    build the .deb and the AppImage into target/dist
   deb, appimage   build one of them
+  msi             release Windows binaries (mingw) and the MSI, checked; a test build
+                  without wintun.dll, not for release (see installers/windows/README.md)
   icons           regenerate icons/ from icons/src/*.svg
   test            build the .deb, install it here (root), check the service, remove it
   test-appimage   build the AppImage and start it under Xvfb (a screenshot)
@@ -84,6 +88,20 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         }
         Some("deb") => report_sizes(&[deb::build(&build(&options)?)?]),
         Some("appimage") => report_sizes(&[appimage::build(&build(&options)?)?]),
+        Some("msi") => {
+            let root = sys::workspace_root();
+            crate::cross::ensure_tools()?;
+            if !options.skip_build {
+                crate::gui::build_front_end(&root)?;
+            }
+            let bin = crate::cross::build_windows_binaries(&root, crate::cross::Profile::Release)?;
+            let out = root.join("target/dist");
+            let msi = msi::build(&root, &bin, None, env!("CARGO_PKG_VERSION"), &out)?;
+            println!("{}", msi::check(&msi, false)?);
+            let exes = ["culvertd", "culvert", "culvert-engine", "culvert-app"]
+                .map(|name| bin.join(format!("{name}.exe")));
+            report_sizes(&[&exes[..], &[msi]].concat());
+        }
         Some("test") => {
             let built = build(&options)?;
             let deb = deb::build(&built)?;

@@ -34,9 +34,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
 /// `tauri/custom-protocol` (Tauri's CLI adds that feature; without it the app would
 /// load the dev server's URL instead of the embedded front end).
 pub(crate) fn build_release_app(root: &Path) -> anyhow::Result<PathBuf> {
-    let ui = root.join("ui");
-    sys::ensure_npm_packages(&ui)?;
-    run(Command::new("npm").args(["run", "build"]).current_dir(&ui))?;
+    build_front_end(root)?;
     run(cargo().args([
         "build",
         "--release",
@@ -46,6 +44,13 @@ pub(crate) fn build_release_app(root: &Path) -> anyhow::Result<PathBuf> {
         "tauri/custom-protocol",
     ]))?;
     Ok(root.join("target/release/culvert-app"))
+}
+
+/// `ui/dist`, which the app's binary embeds.
+pub(crate) fn build_front_end(root: &Path) -> anyhow::Result<()> {
+    let ui = root.join("ui");
+    sys::ensure_npm_packages(&ui)?;
+    run(Command::new("npm").args(["run", "build"]).current_dir(&ui))
 }
 
 /// Runs the end-to-end test; its screenshots land in `target/e2e/`.

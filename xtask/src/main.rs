@@ -4,6 +4,7 @@
 //! means adding a module and a row to [`COMMANDS`].
 
 mod bench;
+mod cross;
 mod dist;
 mod fuzz;
 mod gui;
@@ -30,6 +31,11 @@ const COMMANDS: &[Command] = &[
         name: "test",
         about: "install what the tests need, then fmt, clippy, every Rust test and the front end's",
         main: test::main,
+    },
+    Command {
+        name: "cross",
+        about: "Windows and macOS: clippy for both, Windows tests under wine, .exe files and the MSI",
+        main: cross::main,
     },
     Command {
         name: "bench",

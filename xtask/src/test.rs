@@ -113,6 +113,9 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // Windows and macOS: clippy for both, the Windows tests under wine, the .exe files
+    // and the MSI.
+    crate::cross::main(&[])?;
     run(cargo().args(["test", "--workspace"]))?;
     // Builds every fuzz crate (so they cannot rot) and runs each target briefly.
     crate::fuzz::ci(&root)?;
