@@ -1,16 +1,35 @@
 #!/bin/sh
-# Registers culvertd from /Applications/Culvert.app as a launchd daemon, creates group
-# culvert and adds the installing user to it. For macOS before 13, or when the app's
-# SMAppService registration is not available:
+# Installs culvertd from Culvert.app as a launchd system daemon, creates group culvert
+# and adds the installing user to it:
 #   sudo "/Applications/Culvert.app/Contents/Resources/install-service.sh"
-# Remove with uninstall-service.sh next to it.
+# Run it again after updating the app (it replaces the copy). Remove with
+# uninstall-service.sh next to it.
+#
+# launchd runs culvertd as root, so it runs a copy in /Library/PrivilegedHelperTools
+# that only root can replace, never the file inside the app bundle (which its owner,
+# not only root, may write); culvertd itself refuses to run as this job otherwise.
 set -eu
 app=${CULVERT_APP:-/Applications/Culvert.app}
 label=org.culvert.culvertd
+helpers=/Library/PrivilegedHelperTools
+program=$helpers/$label
 plist=/Library/LaunchDaemons/$label.plist
+resources=$(cd "$(dirname "$0")" && pwd)
 
 [ "$(id -u)" = 0 ] || { echo "run this with sudo" >&2; exit 1; }
-[ -x "$app/Contents/MacOS/culvertd" ] || { echo "no culvertd in $app" >&2; exit 1; }
+[ -f "$app/Contents/MacOS/culvertd" ] || { echo "no culvertd in $app" >&2; exit 1; }
+[ -f "$resources/$label.plist" ] || { echo "no $label.plist next to this script" >&2; exit 1; }
+
+# Every directory on the way to the program must be root's alone.
+mkdir -p "$helpers"
+for dir in / /Library "$helpers"; do
+    owner=$(stat -f %u "$dir")
+    mode=$(stat -f %Lp "$dir")
+    if [ "$owner" != 0 ] || [ $((0$mode & 022)) != 0 ]; then
+        echo "$dir is not root's alone (owner $owner, mode $mode): refusing to install" >&2
+        exit 1
+    fi
+done
 
 # The group whose members may use the socket (DESIGN: root and group culvert).
 if ! dscl . -read /Groups/culvert >/dev/null 2>&1; then
@@ -21,25 +40,12 @@ if [ -n "$user" ] && [ "$user" != root ]; then
     dseditgroup -o edit -a "$user" -t user culvert
 fi
 
-mkdir -p /Library/Logs/Culvert
-cat >"$plist" <<PLIST
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-  <key>Label</key><string>$label</string>
-  <key>ProgramArguments</key><array><string>$app/Contents/MacOS/culvertd</string></array>
-  <key>RunAtLoad</key><true/>
-  <key>KeepAlive</key><dict><key>SuccessfulExit</key><false/></dict>
-  <key>EnvironmentVariables</key><dict><key>CULVERT_LOG</key><string>info</string></dict>
-  <key>StandardErrorPath</key><string>/Library/Logs/Culvert/culvertd.log</string>
-  <key>ExitTimeOut</key><integer>20</integer>
-</dict>
-</plist>
-PLIST
-chown root:wheel "$plist"
-chmod 0644 "$plist"
 launchctl bootout system "$plist" 2>/dev/null || true
+# A fresh file in place, never written through an existing one.
+install -o root -g wheel -m 0755 "$app/Contents/MacOS/culvertd" "$program.new"
+mv -f "$program.new" "$program"
+install -o root -g wheel -m 0644 "$resources/$label.plist" "$plist"
+mkdir -p /Library/Logs/Culvert
 launchctl bootstrap system "$plist"
 ln -sf "$app/Contents/MacOS/culvert" /usr/local/bin/culvert 2>/dev/null || true
-echo "culvertd is registered and running; log out and in once for group culvert"
+echo "culvertd is installed and running; log out and in once for group culvert"
