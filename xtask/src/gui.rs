@@ -34,16 +34,23 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
 /// `tauri/custom-protocol` (Tauri's CLI adds that feature; without it the app would
 /// load the dev server's URL instead of the embedded front end).
 pub(crate) fn build_release_app(root: &Path) -> anyhow::Result<PathBuf> {
+    build_app(root, "release")
+}
+
+/// [`build_release_app`] with a cargo profile of the workspace: `release`, or `ci` for
+/// a test that measures no speed (no link-time optimisation: minutes less to build).
+fn build_app(root: &Path, profile: &str) -> anyhow::Result<PathBuf> {
     build_front_end(root)?;
     run(cargo().args([
         "build",
-        "--release",
+        "--profile",
+        profile,
         "-p",
         "culvert-app",
         "--features",
         "tauri/custom-protocol",
     ]))?;
-    Ok(root.join("target/release/culvert-app"))
+    Ok(root.join("target").join(profile).join("culvert-app"))
 }
 
 /// `ui/dist`, which the app's binary embeds.
@@ -60,7 +67,7 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     sys::ensure_cargo_tool("tauri-driver", TAURI_DRIVER_VERSION)?;
-    let app = build_release_app(root)?;
+    let app = build_app(root, "ci")?;
     run(cargo().args(["build", "-p", "culvertd", "--bin", "culvertd"]))?;
     let culvertd = root.join("target/debug/culvertd");
 
@@ -316,7 +323,7 @@ pub(crate) fn measure_app(root: &Path, launches: usize) -> anyhow::Result<AppFig
     use std::io::{BufRead as _, BufReader, Write as _};
 
     sys::ensure_cargo_tool("tauri-driver", TAURI_DRIVER_VERSION)?;
-    let app = build_release_app(root)?;
+    let app = build_app(root, "ci")?;
     run(cargo().args(["build", "--release", "-p", "culvertd", "-p", "culvert-cli"]))?;
     let bin = root.join("target/release");
     let out = root.join("target/bench-app");
