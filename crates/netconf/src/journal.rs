@@ -77,6 +77,13 @@ pub enum Undo {
     ClearInterfaceDns {
         guid: String,
     },
+    /// Windows: the kill switch's persistent WFP objects, which outlive the service as
+    /// the nftables table does: every filter in `sublayer`, then the sublayer, then
+    /// `provider` (GUIDs as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`).
+    DeleteWfpObjects {
+        provider: String,
+        sublayer: String,
+    },
     /// A marker that names what the journal was for, for the log.
     Tunnel {
         interface: String,
@@ -311,6 +318,21 @@ mod tests {
         assert!(!path.exists());
         assert!(Journal::open(&path).unwrap().is_none());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_windows_kill_switch_undo_names_its_objects_in_the_journal() {
+        let undo = Undo::DeleteWfpObjects {
+            provider: "63756c76-0000-4000-8000-000000000001".into(),
+            sublayer: "63756c76-0000-4000-8000-000000000002".into(),
+        };
+        let line = serde_json::to_string(&undo).unwrap();
+        assert_eq!(
+            line,
+            "{\"undo\":\"delete_wfp_objects\",\"provider\":\"63756c76-0000-4000-8000-000000000001\",\
+             \"sublayer\":\"63756c76-0000-4000-8000-000000000002\"}"
+        );
+        assert_eq!(serde_json::from_str::<Undo>(&line).unwrap(), undo);
     }
 
     #[test]

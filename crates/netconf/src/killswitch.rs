@@ -6,6 +6,12 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+// Windows' kill switch is WFP filters; which ones is pure data, so it is computed and
+// tested on every system and only translated into WFP calls on Windows.
+#[cfg(any(target_os = "windows", test))]
+#[path = "windows/filters.rs"]
+pub(crate) mod windows_filters;
+
 /// The table's name for `interface` (one table per tunnel).
 pub fn table_name(interface: &str) -> String {
     let safe: String = interface

@@ -288,7 +288,8 @@ fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {
         | Undo::FlushPfAnchor { .. }
         | Undo::ReleasePfToken { .. }
         | Undo::DeleteIpForwardEntry { .. }
-        | Undo::ClearInterfaceDns { .. } => Ok(()),
+        | Undo::ClearInterfaceDns { .. }
+        | Undo::DeleteWfpObjects { .. } => Ok(()),
         Undo::RestoreSysctl { path, value } => {
             std::fs::write(path, value).map_err(Error::io("restoring a sysctl"))
         }

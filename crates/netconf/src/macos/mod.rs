@@ -249,7 +249,8 @@ fn perform(undo: &Undo) -> Result<(), Error> {
         | Undo::RevertResolvedLink { .. }
         | Undo::DeleteResolvconfRecord { .. }
         | Undo::DeleteIpForwardEntry { .. }
-        | Undo::ClearInterfaceDns { .. } => Ok(()),
+        | Undo::ClearInterfaceDns { .. }
+        | Undo::DeleteWfpObjects { .. } => Ok(()),
     }
 }
 

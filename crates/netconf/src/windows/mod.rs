@@ -1,16 +1,25 @@
-//! Windows (unverified: written without a Windows machine to run it on): addresses,
-//! routes, the interface metric and DNS through IP Helper ([`iphlp`]), the kill switch
-//! through WFP ([`wfp`]). A full tunnel takes the halves of the default routes, with
-//! host routes keeping the endpoints on the interface that reached them before, and
-//! the tunnel's interface metric 0 so its DNS servers are asked first.
+//! Windows: addresses, routes, the interface metric and DNS through IP Helper
+//! ([`iphlp`]), the kill switch as persistent WFP filters ([`wfp`]) computed by
+//! `killswitch::windows_filters`. A full tunnel takes the halves of the default routes,
+//! with host routes keeping the endpoints on the interface that reached them before, and
+//! the tunnel's interface metric 0 so its DNS servers are asked first. Every change is
+//! journaled before it is made, the kill switch included, so [`recover`] (culvertd's
+//! start, `culvertd recover`) undoes what a crashed run left.
+//!
+//! UNVERIFIED on real Windows (this compiles for x86_64-pc-windows-gnu and its pure
+//! parts run under wine, which has neither WFP nor a network stack to configure): the
+//! order of operations against a live Wintun adapter, and recovery after a killed
+//! service with the kill switch on.
 
 mod iphlp;
+mod trust;
 mod wfp;
 
 use crate::journal::{Journal, Undo};
+use crate::killswitch::windows_filters::{self, Spec};
 use crate::{DnsSystem, Error, Paths, Routing, TunnelNetwork};
 use ipnet::IpNet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// wg-quick's overhead allowance off a 1500-byte link.
 const DEFAULT_MTU: u32 = 1420;
@@ -19,13 +28,14 @@ pub(crate) struct Applied {
     journal: Journal,
     network: TunnelNetwork,
     luid: u64,
-    kill_switch: Option<wfp::KillSwitch>,
+    /// The kill switch's WFP objects while it is on (journaled before they were added).
+    kill_switch: Option<wfp::Keys>,
 }
 
 impl Applied {
     /// Applies `network`, journaling into `journal` (opened by the façade).
     pub(crate) fn apply(
-        mut journal: Journal,
+        journal: Journal,
         _paths: &Paths,
         _dns_system: &DnsSystem,
         network: &TunnelNetwork,
@@ -58,7 +68,7 @@ impl Applied {
         }
         self.apply_routing()?;
         if self.network.kill_switch {
-            self.kill_switch = Some(wfp::KillSwitch::new(self.luid, &self.network.endpoints)?);
+            self.enable_kill_switch()?;
         }
         if let Some(dns) = self.network.dns.clone().filter(|d| !d.servers.is_empty()) {
             let guid = iphlp::guid_of(self.luid)?;
@@ -67,6 +77,63 @@ impl Applied {
             iphlp::set_dns(&guid, Some(&dns))?;
         }
         Ok(())
+    }
+
+    /// The kill switch's filters for the network as it is now: the DNS lock follows the
+    /// routing mode, the endpoint permits the endpoints.
+    fn kill_switch_filters(&self) -> Vec<windows_filters::Filter> {
+        let dns: Vec<IpAddr> = self
+            .network
+            .dns
+            .as_ref()
+            .map(|dns| dns.servers.clone())
+            .unwrap_or_default();
+        windows_filters::filters(&Spec {
+            interface: &self.network.interface,
+            luid: self.luid,
+            endpoints: &self.network.endpoints,
+            full: matches!(self.network.routing, Routing::Full(_)),
+            dns: &dns,
+        })
+    }
+
+    fn enable_kill_switch(&mut self) -> Result<(), Error> {
+        if self.kill_switch.is_some() {
+            return self.reload_kill_switch();
+        }
+        let keys = wfp::Keys::generate()?;
+        // Journaled before the objects exist: whatever a crash leaves, recovery finds.
+        let undo = keys.undo();
+        self.journal.record(undo.clone())?;
+        if let Err(error) =
+            wfp::install(&keys, &self.network.interface, &self.kill_switch_filters())
+        {
+            // The transaction was aborted; this only makes sure, then drops the entry.
+            if wfp::remove(&keys).is_ok() {
+                let _ = self.journal.forget(|u| *u == undo);
+            }
+            return Err(error);
+        }
+        self.kill_switch = Some(keys);
+        Ok(())
+    }
+
+    /// Replaces the filters, in one transaction, when what they permit changed.
+    fn reload_kill_switch(&self) -> Result<(), Error> {
+        match &self.kill_switch {
+            Some(keys) => wfp::replace(keys, &self.kill_switch_filters()),
+            None => Ok(()),
+        }
+    }
+
+    fn disable_kill_switch(&mut self) -> Result<(), Error> {
+        let Some(keys) = self.kill_switch else {
+            return Ok(());
+        };
+        let undo = keys.undo();
+        perform(&undo)?;
+        self.kill_switch = None;
+        self.journal.forget(|u| *u == undo)
     }
 
     /// Metric 0 in full mode: Windows asks every interface's DNS servers, the
@@ -139,7 +206,9 @@ impl Applied {
         self.journal.forget(|u| routes.contains(u))?;
         self.network.routing = routing;
         self.set_interface()?;
-        self.apply_routing()
+        self.apply_routing()?;
+        // The DNS lock is for full tunnels only.
+        self.reload_kill_switch()
     }
 
     pub(crate) fn set_endpoints(&mut self, endpoints: Vec<SocketAddr>) -> Result<(), Error> {
@@ -147,36 +216,31 @@ impl Applied {
             self.route_endpoints_outside(&endpoints)?;
         }
         self.network.endpoints = endpoints;
-        if self.kill_switch.is_some() {
-            // The new session's filters are in place before the old ones go.
-            self.kill_switch = Some(wfp::KillSwitch::new(self.luid, &self.network.endpoints)?);
-        }
-        Ok(())
+        self.reload_kill_switch()
     }
 
     pub(crate) fn set_kill_switch(&mut self, enabled: bool) -> Result<(), Error> {
         self.network.kill_switch = enabled;
-        self.kill_switch = if enabled {
-            Some(wfp::KillSwitch::new(self.luid, &self.network.endpoints)?)
+        if enabled {
+            self.enable_kill_switch()
         } else {
-            None
-        };
-        Ok(())
+            self.disable_kill_switch()
+        }
     }
 
+    /// Undoes everything, the kill switch's WFP objects included (they are journaled).
     pub(crate) fn revert(self) -> Result<(), Error> {
-        let Self {
-            journal,
-            kill_switch,
-            ..
-        } = self;
-        // Closing the session removes the filters.
-        drop(kill_switch);
-        journal.undo_all(&mut perform)
+        self.journal.undo_all(&mut perform)
     }
 }
 
+/// Undoes every journal left in `paths.journal_dir`, the kill switch's WFP objects
+/// included; only in a folder no one else controls ([`trust`]).
 pub(crate) fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
+    if !paths.journal_dir.exists() {
+        return Ok(Vec::new());
+    }
+    trust::check_journal_dir(&paths.journal_dir)?;
     crate::journal::recover_all(&paths.journal_dir, &mut perform)
 }
 
@@ -188,6 +252,9 @@ fn perform(undo: &Undo) -> Result<(), Error> {
             next_hop,
         } => iphlp::route(false, *luid, *destination, *next_hop),
         Undo::ClearInterfaceDns { guid } => iphlp::set_dns(guid, None),
+        Undo::DeleteWfpObjects { provider, sublayer } => {
+            wfp::remove(&wfp::Keys::from_journal(provider, sublayer)?)
+        }
         Undo::Tunnel { .. } => Ok(()),
         // Linux's and macOS's undos never appear in a Windows journal.
         Undo::DeleteRoute { .. }

@@ -4,30 +4,46 @@
 //! machine-scope blob can be unsealed by any process on the machine, a LocalSystem one
 //! only by SYSTEM.
 //!
-//! UNVERIFIED: this file has never been compiled or run (the build machine has no
-//! Windows target). To check on Windows: a round trip as SYSTEM (`psexec -s`), that an
-//! administrator's own process cannot unseal a stored file, and the directory's ACL.
+//! The service's directories (`%ProgramData%\Culvert` and everything under it) are made
+//! with that access list, protected so nothing of `%ProgramData%`'s comes in (there any
+//! user may create folders, and read). One that exists already is used only if it is a
+//! real folder owned by SYSTEM, Administrators or the service's own account: a user
+//! could have made it first, to read the configs or plant some (a `culvertd.toml` that
+//! enables scripts, which run as SYSTEM). Then it is refused, with what to do.
+//!
+//! Checked under wine (tests below): the DPAPI round trip, a tampered blob refused, the
+//! store's life cycle on a Windows path, the folder decisions. UNVERIFIED on real
+//! Windows, since wine keeps no access lists on files (it derives them from Unix modes
+//! and makes the user the owner of everything): that the folders get exactly the
+//! protected DACL and an owner of SYSTEM or Administrators, that files inherit it, and
+//! that a round trip as SYSTEM works while an administrator's own process cannot unseal
+//! a stored file (`psexec -s`; `icacls "%ProgramData%\Culvert"`).
 #![allow(unsafe_code)]
 
 use super::{SealError, Sealer};
 use std::io;
 use std::os::windows::ffi::OsStrExt as _;
+use std::os::windows::fs::MetadataExt as _;
 use std::path::Path;
 use std::ptr;
 use std::sync::Arc;
-use windows_sys::Win32::Foundation::{ERROR_ALREADY_EXISTS, ERROR_SUCCESS, LocalFree};
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_ALREADY_EXISTS, ERROR_SUCCESS, HANDLE, LocalFree,
+};
 use windows_sys::Win32::Security::Authorization::{
-    ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1, SE_FILE_OBJECT,
-    SetNamedSecurityInfoW,
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
+    GetNamedSecurityInfoW, SDDL_REVISION_1, SE_FILE_OBJECT, SetNamedSecurityInfoW,
 };
 use windows_sys::Win32::Security::Cryptography::{
     CRYPT_INTEGER_BLOB, CRYPTPROTECT_UI_FORBIDDEN, CryptProtectData, CryptUnprotectData,
 };
 use windows_sys::Win32::Security::{
-    ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, PROTECTED_DACL_SECURITY_INFORMATION,
-    PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES,
+    ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, GetTokenInformation,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
+    SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER, TokenUser,
 };
-use windows_sys::Win32::Storage::FileSystem::CreateDirectoryW;
+use windows_sys::Win32::Storage::FileSystem::{CreateDirectoryW, FILE_ATTRIBUTE_REPARSE_POINT};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 use zeroize::{Zeroize as _, Zeroizing};
 
 /// Mixed into every seal, so a blob some other LocalSystem program sealed is not taken
@@ -35,8 +51,12 @@ use zeroize::{Zeroize as _, Zeroizing};
 const ENTROPY: &[u8] = b"Culvert tunnel config at rest v1";
 
 /// A protected DACL (nothing inherited from `%ProgramData%`, where users may create
-/// files): SYSTEM and Administrators full control, inherited by the files.
+/// folders): SYSTEM and Administrators full control, inherited by everything inside. No
+/// owner: it is the creator's default, SYSTEM or Administrators for the service.
 const DIRECTORY_SDDL: &str = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+/// LocalSystem and BUILTIN\Administrators.
+const SYSTEM_SID: &str = "S-1-5-18";
+const ADMINISTRATORS_SID: &str = "S-1-5-32-544";
 
 pub(super) fn sealer() -> Arc<dyn Sealer> {
     Arc::new(Dpapi)
@@ -151,7 +171,7 @@ struct Descriptor(PSECURITY_DESCRIPTOR);
 
 impl Descriptor {
     fn from_sddl(sddl: &str) -> io::Result<Descriptor> {
-        let sddl: Vec<u16> = sddl.encode_utf16().chain(Some(0)).collect();
+        let sddl = wide(std::ffi::OsStr::new(sddl));
         let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
         // SAFETY: `sddl` is NUL-terminated UTF-16; `descriptor` is a valid out-pointer;
         // the size out-pointer may be null.
@@ -172,33 +192,107 @@ impl Descriptor {
 
 impl Drop for Descriptor {
     fn drop(&mut self) {
-        // SAFETY: allocated with LocalAlloc by ConvertStringSecurityDescriptor...; no
-        // pointer into it outlives `self`.
+        // SAFETY: allocated with LocalAlloc by ConvertStringSecurityDescriptor... or
+        // GetNamedSecurityInfoW; no pointer into it outlives `self`.
         unsafe { LocalFree(self.0.cast()) };
     }
 }
 
+/// What an existing path is, as far as trusting it with the service's files goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Found {
+    /// The owner's SID, `S-1-5-…`.
+    owner: String,
+    /// A junction or symbolic link: it leads somewhere else.
+    reparse_point: bool,
+    directory: bool,
+}
+
+/// Whether the service may keep its files in `path`, found as `found` there: a real
+/// folder (not a link, which could lead anywhere) owned by SYSTEM, Administrators or
+/// `own`, the account the service runs as (SYSTEM under the service manager).
+fn trust(path: &Path, found: &Found, own: &str) -> io::Result<()> {
+    let why = if found.reparse_point {
+        "it is a link (a junction or symbolic link) to somewhere else, not a folder".to_owned()
+    } else if !found.directory {
+        "it is a file, not a folder".to_owned()
+    } else if ![SYSTEM_SID, ADMINISTRATORS_SID, own].contains(&found.owner.as_str()) {
+        format!(
+            "its owner is {}, not SYSTEM or Administrators, so someone else made it and \
+             could read the tunnels' keys or plant configs",
+            found.owner
+        )
+    } else {
+        return Ok(());
+    };
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "{} is not safe to keep Culvert's tunnels in: {why}. Delete it in an \
+             administrator's console (rmdir /s \"{}\") and start culvertd again, which makes \
+             it afresh",
+            path.display(),
+            path.display()
+        ),
+    ))
+}
+
 pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
+    // The missing part of the path is made private too, top down: nobody else made it,
+    // and what the service keeps beside its tunnels (settings, state) is as private.
+    let mut missing = Vec::new();
+    let mut cursor = Some(dir);
+    while let Some(path) = cursor {
+        if std::fs::symlink_metadata(path).is_ok() {
+            break;
+        }
+        missing.push(path);
+        cursor = path.parent();
+    }
+    if missing.is_empty() {
+        return secure_existing(dir);
     }
     let descriptor = Descriptor::from_sddl(DIRECTORY_SDDL)?;
-    let path: Vec<u16> = dir.as_os_str().encode_wide().chain(Some(0)).collect();
-    let attributes = SECURITY_ATTRIBUTES {
-        nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
-        lpSecurityDescriptor: descriptor.0,
-        bInheritHandle: 0,
+    for path in missing.into_iter().rev() {
+        let wide_path = wide(path.as_os_str());
+        let attributes = SECURITY_ATTRIBUTES {
+            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: descriptor.0,
+            bInheritHandle: 0,
+        };
+        // SAFETY: `wide_path` is NUL-terminated UTF-16; `attributes` and its descriptor
+        // are valid for the call.
+        if unsafe { CreateDirectoryW(wide_path.as_ptr(), &attributes) } != 0 {
+            continue;
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(ERROR_ALREADY_EXISTS as i32) {
+            return Err(error);
+        }
+        // Someone made it since we looked: trusted only as any existing one is.
+        secure_existing(path)?;
+    }
+    Ok(())
+}
+
+/// Checks an existing folder ([`trust`]) and gives it the service's access list (an
+/// older install, or a folder an administrator made).
+fn secure_existing(path: &Path) -> io::Result<()> {
+    let metadata = std::fs::symlink_metadata(path)?;
+    let reparse_point = metadata.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0;
+    // A link's owner would be its target's: none is read for one.
+    let owner = if reparse_point {
+        String::new()
+    } else {
+        owner_of(path)?
     };
-    // SAFETY: `path` is NUL-terminated UTF-16; `attributes` and its descriptor are
-    // valid for the call.
-    if unsafe { CreateDirectoryW(path.as_ptr(), &attributes) } != 0 {
-        return Ok(());
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() != Some(ERROR_ALREADY_EXISTS as i32) {
-        return Err(error);
-    }
-    // It exists (an older install, or made by someone else): give it the same list.
+    let found = Found {
+        owner,
+        reparse_point,
+        directory: metadata.is_dir(),
+    };
+    trust(path, &found, &own_sid()?)?;
+    let descriptor = Descriptor::from_sddl(DIRECTORY_SDDL)?;
     let (mut present, mut defaulted) = (0, 0);
     let mut dacl: *mut ACL = ptr::null_mut();
     // SAFETY: the descriptor is live; the out-pointers are valid; `dacl` points into
@@ -211,8 +305,10 @@ pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
             "the directory's access list could not be built",
         ));
     }
+    let path = wide(path.as_os_str());
     // SAFETY: `path` is NUL-terminated UTF-16; `dacl` is a valid ACL (above); owner,
-    // group and SACL are not changed, so their pointers are null.
+    // group and SACL are not changed, so their pointers are null. Inheritable entries
+    // reach what is inside already.
     let rc = unsafe {
         SetNamedSecurityInfoW(
             path.as_ptr(),
@@ -228,4 +324,290 @@ pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(rc as i32));
     }
     Ok(())
+}
+
+/// The SID of `path`'s owner, as text.
+fn owner_of(path: &Path) -> io::Result<String> {
+    let path = wide(path.as_os_str());
+    let mut owner: PSID = ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
+    // SAFETY: `path` is NUL-terminated UTF-16; the out-pointers are valid; only the
+    // owner is asked for, so the other pointers may be null. `owner` points into
+    // `descriptor`, which is freed (by `Descriptor`) after its last use.
+    let rc = unsafe {
+        GetNamedSecurityInfoW(
+            path.as_ptr(),
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if rc != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(rc as i32));
+    }
+    let descriptor = Descriptor(descriptor);
+    let text = sid_text(owner);
+    drop(descriptor);
+    text
+}
+
+/// The SID of the account this process runs as.
+fn own_sid() -> io::Result<String> {
+    let mut token: HANDLE = ptr::null_mut();
+    // SAFETY: the pseudo-handle of this process needs no closing; `token` is a valid
+    // out-pointer.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // TOKEN_USER and the SID behind it; u64s keep it aligned for TOKEN_USER.
+    let mut buffer = [0_u64; 64];
+    let mut length = 0_u32;
+    // SAFETY: `token` is open with TOKEN_QUERY; the buffer is writable for the size
+    // stated; `length` is a valid out-pointer.
+    let ok = unsafe {
+        GetTokenInformation(
+            token,
+            TokenUser,
+            buffer.as_mut_ptr().cast(),
+            size_of_val(&buffer) as u32,
+            &mut length,
+        )
+    } != 0;
+    let error = io::Error::last_os_error();
+    // SAFETY: `token` came from OpenProcessToken and is closed once.
+    unsafe { CloseHandle(token) };
+    if !ok {
+        return Err(error);
+    }
+    // SAFETY: the call succeeded, so the buffer starts with a TOKEN_USER whose SID
+    // points into the buffer, alive for the conversion.
+    let user = unsafe { &*buffer.as_ptr().cast::<TOKEN_USER>() };
+    sid_text(user.User.Sid)
+}
+
+fn sid_text(sid: PSID) -> io::Result<String> {
+    let mut text: *mut u16 = ptr::null_mut();
+    // SAFETY: `sid` is a valid SID (the callers' contracts); `text` is a valid
+    // out-pointer to a LocalAlloc'ed string, freed below.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `text` is a NUL-terminated UTF-16 string from the call, read before it is
+    // freed.
+    let string = unsafe {
+        let length = (0..).take_while(|&i| *text.add(i) != 0).count();
+        let string = String::from_utf16_lossy(std::slice::from_raw_parts(text, length));
+        LocalFree(text.cast());
+        string
+    };
+    Ok(string)
+}
+
+fn wide(text: &std::ffi::OsStr) -> Vec<u16> {
+    text.encode_wide().chain(Some(0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ConfigStore, StoreError};
+    use culvert_config::TunnelName;
+    use std::path::PathBuf;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("culvertd-win-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn config() -> String {
+        let key = culvert_config::PrivateKey::generate();
+        let peer = culvert_config::PrivateKey::generate().public_key();
+        format!(
+            "[Interface]\nPrivateKey = {}\nAddress = 10.0.0.2/32\n# caf\u{e9}\n\n[Peer]\n\
+             PublicKey = {peer}\nAllowedIPs = 0.0.0.0/0\n",
+            &*key.to_base64()
+        )
+    }
+
+    #[test]
+    fn dpapi_seals_and_unseals_a_config() {
+        let text = config();
+        let sealed = Dpapi.seal(&text).unwrap();
+        let key_line = text.lines().find(|l| l.starts_with("PrivateKey")).unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains(key_line));
+        assert_eq!(Dpapi.unseal(&sealed).unwrap().as_str(), text);
+        assert_eq!(Dpapi.extension(), ".conf.dpapi");
+    }
+
+    #[test]
+    fn tampered_or_foreign_blobs_are_refused_with_what_to_do() {
+        let mut sealed = Dpapi.seal(&config()).unwrap().to_vec();
+        let middle = sealed.len() / 2;
+        sealed[middle] ^= 0x40;
+        let error = Dpapi.unseal(&sealed).unwrap_err().to_string();
+        assert!(
+            error.contains("DPAPI could not unseal it")
+                && error.contains("import the tunnel again"),
+            "{error}"
+        );
+        let error = Dpapi.unseal(b"[Interface]\nPrivateKey = x\n").unwrap_err();
+        assert!(
+            error.to_string().contains("DPAPI could not unseal it"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_store_keeps_tunnels_sealed_on_a_windows_path() {
+        let dir = temp_dir("store").join("Culvert").join("tunnels");
+        let store = ConfigStore::open(&dir).unwrap();
+        let name = TunnelName::new("office").unwrap();
+        let text = config();
+        store.create(&name, &text).unwrap();
+        let file = dir.join("office.conf.dpapi");
+        let on_disk = std::fs::read(&file).unwrap();
+        assert!(!String::from_utf8_lossy(&on_disk).contains("PrivateKey"));
+        assert_eq!(store.load(&name).unwrap(), text);
+        // Saving again replaces the file (a rename over an existing one on Windows).
+        let edited = text.replace("10.0.0.2/32", "10.0.0.3/32");
+        store.save(&name, &edited).unwrap();
+        assert_eq!(store.load(&name).unwrap(), edited);
+        let home = TunnelName::new("home").unwrap();
+        store.rename(&name, &home).unwrap();
+        assert!(!file.exists() && dir.join("home.conf.dpapi").exists());
+        assert_eq!(store.list().unwrap(), vec![home.clone()]);
+        assert!(matches!(store.load(&name), Err(StoreError::NotFound(_))));
+        // A sealed file damaged on disk is reported by path.
+        std::fs::write(dir.join("broken.conf.dpapi"), b"garbage").unwrap();
+        let broken = TunnelName::new("broken").unwrap();
+        let error = store.load(&broken).unwrap_err().to_string();
+        assert!(
+            error.contains("broken.conf.dpapi") && error.contains("DPAPI"),
+            "{error}"
+        );
+        store.delete(&home).unwrap();
+        store.delete(&broken).unwrap();
+        assert!(store.list().unwrap().is_empty());
+        // Opening it again trusts the folders it made.
+        ConfigStore::open(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(temp_dir("store"));
+    }
+
+    #[test]
+    fn folders_are_made_without_access_for_users() {
+        let base = temp_dir("acl");
+        let dir = base.join("Culvert").join("state");
+        create_private_dir(&dir).unwrap();
+        for path in [base.join("Culvert"), dir.clone()] {
+            let sddl = dacl_text(&path);
+            // Wine derives the list from Unix modes and cannot say "protected" or
+            // "Administrators"; what it can say is that no one else gets in.
+            for others in ["WD", "BU", "AU", "S-1-1-0", "S-1-5-32-545", "S-1-5-11"] {
+                assert!(
+                    !sddl.contains(&format!(";;;{others})")),
+                    "{}: {sddl}",
+                    path.display()
+                );
+            }
+        }
+        // Again: an existing folder the service's account owns is trusted and kept.
+        create_private_dir(&dir).unwrap();
+        assert!(dir.is_dir());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    fn dacl_text(path: &Path) -> String {
+        use windows_sys::Win32::Security::Authorization::ConvertSecurityDescriptorToStringSecurityDescriptorW;
+        let path = wide(path.as_os_str());
+        let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
+        let mut dacl: *mut ACL = ptr::null_mut();
+        // SAFETY: `path` is NUL-terminated; the out-pointers are valid; unwanted parts
+        // are null.
+        let rc = unsafe {
+            GetNamedSecurityInfoW(
+                path.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                &mut dacl,
+                ptr::null_mut(),
+                &mut descriptor,
+            )
+        };
+        assert_eq!(rc, ERROR_SUCCESS);
+        let descriptor = Descriptor(descriptor);
+        let mut text: *mut u16 = ptr::null_mut();
+        // SAFETY: the descriptor is live; `text` receives a LocalAlloc'ed string, read
+        // and freed below.
+        let ok = unsafe {
+            ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                descriptor.0,
+                SDDL_REVISION_1,
+                DACL_SECURITY_INFORMATION,
+                &mut text,
+                ptr::null_mut(),
+            )
+        };
+        assert_ne!(ok, 0);
+        // SAFETY: NUL-terminated UTF-16 from the call, freed after reading.
+        unsafe {
+            let length = (0..).take_while(|&i| *text.add(i) != 0).count();
+            let string = String::from_utf16_lossy(std::slice::from_raw_parts(text, length));
+            LocalFree(text.cast());
+            string
+        }
+    }
+
+    #[test]
+    fn only_real_folders_of_system_administrators_or_the_service_are_trusted() {
+        let path = Path::new(r"C:\ProgramData\Culvert");
+        let own = "S-1-5-21-1-2-3-500";
+        let found = |owner: &str| Found {
+            owner: owner.into(),
+            reparse_point: false,
+            directory: true,
+        };
+        for owner in [SYSTEM_SID, ADMINISTRATORS_SID, own] {
+            trust(path, &found(owner), own).unwrap();
+        }
+        let user = "S-1-5-21-1-2-3-1001";
+        let error = trust(path, &found(user), SYSTEM_SID).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
+        let message = error.to_string();
+        assert!(
+            message.contains(r"C:\ProgramData\Culvert is not safe")
+                && message.contains(user)
+                && message.contains("not SYSTEM or Administrators")
+                && message.contains(r#"rmdir /s "C:\ProgramData\Culvert""#),
+            "{message}"
+        );
+        let link = Found {
+            reparse_point: true,
+            ..found(SYSTEM_SID)
+        };
+        let message = trust(path, &link, SYSTEM_SID).unwrap_err().to_string();
+        assert!(message.contains("link"), "{message}");
+        let file = Found {
+            directory: false,
+            ..found(SYSTEM_SID)
+        };
+        let message = trust(path, &file, SYSTEM_SID).unwrap_err().to_string();
+        assert!(message.contains("a file, not a folder"), "{message}");
+    }
+
+    #[test]
+    fn the_service_knows_its_own_account() {
+        let own = own_sid().unwrap();
+        assert!(own.starts_with("S-1-5-"), "{own}");
+        let dir = temp_dir("owner");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(owner_of(&dir).unwrap().starts_with("S-1-"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

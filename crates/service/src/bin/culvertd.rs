@@ -3,6 +3,9 @@
 //! crashed run's network changes. The OS stops it (SIGTERM, or the Windows service
 //! control manager) and the tunnels go down, to come back at the next start.
 //! `culvertd install|uninstall` registers it with the Windows service control manager.
+//! `culvertd recover` undoes the network changes a previous culvertd left (routes, DNS,
+//! the kill switch) and exits: what the start does first, for an uninstaller that must
+//! not leave the machine cut off, or a person after a crash.
 
 use anyhow::Context;
 use culvertd::os::{self, ServiceCommand};
@@ -14,6 +17,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 enum Action {
     Run(DaemonOptions),
     Manage(ServiceCommand),
+    Recover(DaemonOptions),
 }
 
 fn action() -> anyhow::Result<Action> {
@@ -30,6 +34,8 @@ fn action() -> anyhow::Result<Action> {
         Some("uninstall") => return Ok(Action::Manage(ServiceCommand::Uninstall)),
         _ => {}
     }
+    // `recover` takes the same places as a run, so it finds that run's journals.
+    let recover = args.next_if(|arg| arg == "recover").is_some();
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -39,8 +45,9 @@ fn action() -> anyhow::Result<Action> {
             "--resolv-conf" => resolv_conf = value()?.into(),
             "-h" | "--help" => {
                 println!(
-                    "usage: culvertd [--socket PATH] [--config-dir DIR] [--state-dir DIR] [--resolv-conf FILE]\n\
+                    "usage: culvertd [recover] [--socket PATH] [--config-dir DIR] [--state-dir DIR] [--resolv-conf FILE]\n\
                      \x20      culvertd install|uninstall   (Windows: register with the service manager)\n\
+                     recover: undo the network changes a previous culvertd left (routes, DNS, kill switch), then exit\n\
                      defaults: {}, {} (tunnels in DIR/tunnels), {}, {}",
                     defaults.socket.display(),
                     defaults.config_dir.display(),
@@ -52,37 +59,86 @@ fn action() -> anyhow::Result<Action> {
             other => anyhow::bail!("unknown argument {other:?} (see culvertd --help)"),
         }
     }
-    Ok(Action::Run(
-        os::Defaults {
-            socket,
-            config_dir,
-            state_dir,
-            resolv_conf,
-        }
-        .options(),
-    ))
+    let options = os::Defaults {
+        socket,
+        config_dir,
+        state_dir,
+        resolv_conf,
+    }
+    .options();
+    Ok(if recover {
+        Action::Recover(options)
+    } else {
+        Action::Run(options)
+    })
+}
+
+/// `culvertd recover`: undoes what the journals of earlier runs hold, as the service's
+/// start does, and says what it undid.
+fn recover(options: &DaemonOptions) -> anyhow::Result<()> {
+    // A running culvertd owns the journals of its active tunnels: undoing them under it
+    // would take its tunnels' network away while it thinks they are up.
+    if culvert_ipc::Stream::connect(&options.socket).is_ok() {
+        anyhow::bail!(
+            "culvertd is running (it answers on {}): stop it first; it undoes its own \
+             changes when it stops",
+            options.socket.display()
+        );
+    }
+    let journals = &options.paths.netconf.journal_dir;
+    let recovered = culvert_netconf::recover(&options.paths.netconf).with_context(|| {
+        format!(
+            "cannot undo all the network changes journaled in {}; what could not be undone \
+             stays journaled for the next try",
+            journals.display()
+        )
+    })?;
+    if recovered.is_empty() {
+        println!(
+            "nothing to undo: no network changes of an earlier culvertd are journaled in {}",
+            journals.display()
+        );
+    } else {
+        println!(
+            "undid the network changes an earlier culvertd left for {}",
+            recovered.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn init_logging(log: Option<(&Arc<LogRing>, &Arc<Hub>)>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CULVERT_LOG")
+        // netlink-packet-route warns about every attribute a newer kernel grew (each
+        // interface change): noise in the log a person reads.
+        .unwrap_or_else(|_| "info,netlink_packet_route=error".into());
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    match log {
+        Some((ring, hub)) => registry
+            .with(LogLayer {
+                ring: Arc::clone(ring),
+                hub: Arc::clone(hub),
+            })
+            .init(),
+        None => registry.init(),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let options = match action()? {
         Action::Manage(command) => return Ok(os::manage(command)?),
+        Action::Recover(options) => {
+            // Each undo that fails is logged with its reason.
+            init_logging(None);
+            return recover(&options);
+        }
         Action::Run(options) => options,
     };
     let hub = Arc::new(Hub::default());
     let log = Arc::new(LogRing::default());
-    tracing_subscriber::registry()
-        .with(
-            // netlink-packet-route warns about every attribute a newer kernel grew
-            // (each interface change): noise in the log a person reads.
-            tracing_subscriber::EnvFilter::try_from_env("CULVERT_LOG")
-                .unwrap_or_else(|_| "info,netlink_packet_route=error".into()),
-        )
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(LogLayer {
-            ring: Arc::clone(&log),
-            hub: Arc::clone(&hub),
-        })
-        .init();
+    init_logging(Some((&log, &hub)));
     os::run(options, hub, log)?;
     Ok(())
 }

@@ -2,12 +2,16 @@
 //! install` registers it (LocalSystem, automatic start, a description, restart on
 //! failure) and starts it; `culvertd uninstall` stops and removes it. The SCM starts
 //! `culvertd.exe` with no arguments, and [`run`] hands the process to the SCM's
-//! dispatcher, which calls [`service_main`] on a thread of its own.
+//! dispatcher, which calls [`service_main`] on a thread of its own. Before anything is
+//! read from its folders (the tunnels, the settings, the journals recovery obeys as
+//! SYSTEM) they are made private, or refused if someone else owns them (`at_rest`).
 //!
-//! UNVERIFIED: this file has never been compiled or run (the build machine has no
-//! Windows target). To check on Windows: install / start / stop / uninstall with `sc`,
-//! that Stop and a shutdown take the tunnels down, that waking from sleep logs the
-//! re-resolution, and that killing the process makes the SCM restart it.
+//! Compiles for x86_64-pc-windows-gnu; the defaults are tested under wine. UNVERIFIED on
+//! real Windows (wine has no service control manager to speak of): install / start /
+//! stop / uninstall with `sc`, that Stop and a shutdown take the tunnels down, that
+//! waking from sleep logs the re-resolution, that killing the process makes the SCM
+//! restart it, and that a refused folder stops the start with service-specific error 1
+//! (the reason is in the log only, which nothing keeps once the service has stopped).
 // `define_windows_service!` expands to the FFI entry point, which holds an unsafe block.
 #![allow(unsafe_code)]
 
@@ -149,11 +153,14 @@ fn serve() -> Result<(), DaemonError> {
         ServiceExitCode::NO_ERROR,
         START_WAIT,
     )?;
-    let daemon = match Daemon::start(
-        &launch.options,
-        Arc::clone(&launch.hub),
-        Arc::clone(&launch.log),
-    ) {
+    let started = secure_directories(&launch.options).and_then(|()| {
+        Daemon::start(
+            &launch.options,
+            Arc::clone(&launch.hub),
+            Arc::clone(&launch.log),
+        )
+    });
+    let daemon = match started {
         Ok(daemon) => daemon,
         Err(error) => {
             // A non-zero exit counts as a failure, so the recovery actions restart us.
@@ -198,6 +205,25 @@ fn serve() -> Result<(), DaemonError> {
         ServiceExitCode::NO_ERROR,
         Duration::ZERO,
     )
+}
+
+/// Makes the service's folders private (SYSTEM and Administrators only), the base one
+/// first, so each is checked before anything is made inside it; refuses one someone
+/// else owns. Runs before recovery, which obeys the journals in the state folder.
+fn secure_directories(options: &DaemonOptions) -> Result<(), DaemonError> {
+    let paths = &options.paths;
+    let folders = [
+        paths.settings.parent(),
+        paths.state.parent(),
+        Some(paths.netconf.journal_dir.as_path()),
+        Some(paths.tunnels.as_path()),
+    ];
+    for folder in folders.into_iter().flatten() {
+        crate::at_rest::create_private_dir(folder).map_err(|error| {
+            DaemonError::Service(format!("cannot use {}: {error}", folder.display()))
+        })?;
+    }
+    Ok(())
 }
 
 pub(super) fn manage(command: ServiceCommand) -> Result<(), DaemonError> {
@@ -310,5 +336,54 @@ fn scm(what: &'static str) -> impl Fn(windows_service::Error) -> DaemonError {
             other => other.to_string(),
         };
         DaemonError::Service(format!("cannot {what}: {reason}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_keep_everything_under_program_data_and_are_made_private() {
+        let defaults = defaults();
+        assert!(defaults.config_dir.ends_with("Culvert"), "{defaults:?}");
+        assert!(defaults.state_dir.starts_with(&defaults.config_dir));
+        assert_eq!(
+            defaults.socket.to_str(),
+            Some(culvert_ipc::DEFAULT_ADDRESS),
+            "the service listens where clients look"
+        );
+        let options = defaults.options();
+        assert!(options.paths.tunnels.starts_with(&defaults.config_dir));
+        assert!(
+            options
+                .paths
+                .netconf
+                .journal_dir
+                .starts_with(&defaults.state_dir)
+        );
+
+        // The same layout under a temp folder: every folder is made, the base first.
+        let base = std::env::temp_dir().join(format!("culvertd-os-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let options = Defaults {
+            socket: culvert_ipc::DEFAULT_ADDRESS.into(),
+            config_dir: base.join("Culvert"),
+            state_dir: base.join("Culvert").join("state"),
+            resolv_conf: base.join("Culvert").join("state").join("resolv.conf"),
+        }
+        .options();
+        secure_directories(&options).unwrap();
+        assert!(options.paths.tunnels.is_dir() && options.paths.netconf.journal_dir.is_dir());
+        // A file where a folder belongs is refused, with the folder named.
+        let tunnels = &options.paths.tunnels;
+        std::fs::remove_dir(tunnels).unwrap();
+        std::fs::write(tunnels, b"x").unwrap();
+        let error = secure_directories(&options).unwrap_err().to_string();
+        assert!(
+            error.contains(&tunnels.display().to_string()) && error.contains("not a folder"),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
