@@ -3,7 +3,6 @@
 //! `culvertd.toml`); otherwise a tunnel still works and the log says they were skipped.
 
 use std::path::Path;
-use std::process::Command;
 
 /// A hook that runs longer than this is stopped: the service must not hang on one.
 const HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -48,7 +47,7 @@ impl Settings {
 }
 
 /// Runs `commands` for `hook` with `%i` replaced by the interface name, in order, each
-/// with `sh -c` as wg-quick does; stops at the first failure.
+/// with the OS's shell ([`crate::os::shell`]); stops at the first failure.
 pub(crate) fn run(
     hook: Hook,
     commands: &[String],
@@ -82,9 +81,7 @@ fn run_with_timeout(
         let what = format!("{hook:?} command {}", number + 1);
         tracing::info!(tunnel = interface, "running {what}");
         tracing::debug!(tunnel = interface, %command, "{what}");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&command)
+        let mut child = crate::os::shell(&command)
             .spawn()
             .map_err(|e| format!("{what}: {e}"))?;
         let deadline = std::time::Instant::now() + timeout;
@@ -129,7 +126,8 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "wg7\n");
+        // cmd's echo keeps the space before `>` and ends the line with CRLF.
+        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim_end(), "wg7");
         assert!(
             run(
                 Hook::PreUp,
@@ -142,7 +140,7 @@ mod tests {
             .is_err()
         );
 
-        let slow = vec!["sleep 30 # secret-token".to_owned()];
+        let slow = vec![format!("{} secret-token", crate::os::ENDLESS_COMMAND)];
         let error = run_with_timeout(
             Hook::PreUp,
             &slow,

@@ -81,3 +81,23 @@ pub fn run(options: DaemonOptions, hub: Arc<Hub>, log: Arc<LogRing>) -> Result<(
 pub fn manage(command: ServiceCommand) -> Result<(), DaemonError> {
     imp::manage(command)
 }
+
+/// A hook command as this OS's shell runs it: `sh -c` as wg-quick does, or on Windows
+/// `cmd /C` as wireguard-windows does.
+pub(crate) fn shell(command: &str) -> std::process::Command {
+    #[cfg(unix)]
+    let (program, flag) = ("sh", "-c");
+    #[cfg(windows)]
+    let (program, flag) = ("cmd", "/C");
+    let mut shell = std::process::Command::new(program);
+    shell.arg(flag).arg(command);
+    shell
+}
+
+/// For tests: a command [`shell`] runs until it is stopped; what follows it is a comment.
+#[cfg(test)]
+pub(crate) const ENDLESS_COMMAND: &str = if cfg!(windows) {
+    "for /L %n in (0,0,1) do @rem"
+} else {
+    "sleep 30 #"
+};

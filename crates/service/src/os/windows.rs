@@ -133,6 +133,10 @@ fn serve() -> Result<(), DaemonError> {
     };
     let status = service_control_handler::register(SERVICE_NAME, handler)
         .map_err(scm("register the control handler"))?;
+    if let Err(error) = ensure_own_recovery_actions() {
+        // Serving matters more than being restarted after a later crash.
+        tracing::warn!(%error, "culvertd may not be restarted after a crash");
+    }
     let report = |state, accepted, exit_code, wait_hint| {
         status
             .set_service_status(ServiceStatus {
@@ -269,13 +273,23 @@ fn install() -> Result<(), DaemonError> {
     service
         .set_description(DESCRIPTION)
         .map_err(scm("describe the service"))?;
+    set_recovery_actions(&service)?;
+    service.start::<&str>(&[]).map_err(scm(
+        "start the service (it is registered; try `sc start culvertd`)",
+    ))?;
+    println!("culvertd is registered as a service and started; it starts at every boot");
+    Ok(())
+}
+
+/// Restart after a crash or an error exit: 2 s, 10 s, then 60 s; a day without failures
+/// starts the count afresh.
+fn set_recovery_actions(service: &windows_service::service::Service) -> Result<(), DaemonError> {
     let restart = |seconds| ServiceAction {
         action_type: ServiceActionType::Restart,
         delay: Duration::from_secs(seconds),
     };
     service
         .update_failure_actions(ServiceFailureActions {
-            // A day without failures starts the count afresh.
             reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(24 * 60 * 60)),
             reboot_msg: None,
             command: None,
@@ -285,12 +299,18 @@ fn install() -> Result<(), DaemonError> {
     // Also when culvertd stops with an error rather than crashing.
     service
         .set_failure_actions_on_non_crash_failures(true)
-        .map_err(scm("set the service's recovery actions"))?;
-    service.start::<&str>(&[]).map_err(scm(
-        "start the service (it is registered; try `sc start culvertd`)",
-    ))?;
-    println!("culvertd is registered as a service and started; it starts at every boot");
-    Ok(())
+        .map_err(scm("set the service's recovery actions"))
+}
+
+/// The MSI registers the service without recovery actions (neither wixl nor plain WiX
+/// can express them), so the service sets its own at every start.
+fn ensure_own_recovery_actions() -> Result<(), DaemonError> {
+    let manager = ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT)
+        .map_err(scm("open the service manager"))?;
+    let service = manager
+        .open_service(SERVICE_NAME, ServiceAccess::CHANGE_CONFIG)
+        .map_err(scm("open its own service"))?;
+    set_recovery_actions(&service)
 }
 
 fn uninstall() -> Result<(), DaemonError> {
