@@ -38,4 +38,9 @@ pub use batch::PacketBatch;
 pub use interface::Interface;
 
 /// Where `wg` looks for UAPI sockets on Unix.
+#[cfg(unix)]
 pub const UAPI_DIRECTORY: &str = "/var/run/wireguard";
+/// The named-pipe prefix `wg.exe` and wireguard-go use on Windows; only SYSTEM and
+/// administrators may create pipes under `ProtectedPrefix\Administrators`.
+#[cfg(windows)]
+pub const UAPI_DIRECTORY: &str = r"\\.\pipe\ProtectedPrefix\Administrators\WireGuard";

@@ -48,7 +48,8 @@ pub use messages::{
 };
 pub use redact::{REDACTED, redact_config_text, restore_redacted_keys};
 pub use transport::{
-    DEFAULT_ADDRESS, Listener, PIPE_NAME, SERVICE_GROUP, SOCKET_PATH, Stream, authorize,
+    DEFAULT_ADDRESS, JOIN_GROUP_HINT, Listener, PIPE_NAME, SERVICE_GROUP, SOCKET_PATH,
+    START_SERVICE_HINT, Stream, authorize,
 };
 pub use types::{
     ConfigText, EventKind, ImportedTunnel, InterfaceInfo, LogLevel, LogLine, OnConflict, PeerInfo,

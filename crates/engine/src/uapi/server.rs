@@ -1,6 +1,10 @@
-//! The UAPI socket: `/var/run/wireguard/<iface>.sock` on Unix, a thread per client.
-//! Malformed input gets an `errno` reply or a closed connection, never a crash.
+//! The UAPI socket: `/var/run/wireguard/<iface>.sock` on Unix, the named pipe
+//! `\\.\pipe\ProtectedPrefix\Administrators\WireGuard\<iface>` on Windows (as
+//! wireguard-go), a thread per client. Malformed input gets an `errno` reply or a
+//! closed connection, never a crash. The per-OS endpoint is in `unix.rs` and
+//! `windows.rs`.
 
+use super::imp;
 use super::protocol::{
     DeviceInfo, EPROTO, MAX_LINE_LEN, SetRequest, UapiError, format_get, parse_set,
 };
@@ -27,13 +31,15 @@ impl Handler for crate::Interface {
     }
 }
 
-/// At most this many clients are served at once; more wait in the listen backlog.
+/// At most this many clients are served at once; more are disconnected unserved.
 const MAX_CLIENTS: usize = 16;
 /// A client that sends nothing for this long is disconnected.
 const CLIENT_IDLE: Duration = Duration::from_secs(30);
 
+/// Where the UAPI of `interface` is served: `<directory>/<interface>.sock` on Unix,
+/// `<directory>\<interface>` on Windows.
 pub fn socket_path(directory: &Path, interface: &str) -> PathBuf {
-    directory.join(format!("{interface}.sock"))
+    imp::endpoint_path(directory, interface)
 }
 
 /// Serves one connection until the client closes it or sends something unusable.
@@ -106,9 +112,11 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "UAPI line is not UTF-8"))
 }
 
-/// The listening socket and its accept thread; removing the socket file on drop.
+/// The listening socket (a named pipe on Windows) and its accept thread, which serves
+/// each client on a thread of its own; the endpoint goes away on drop.
 pub struct UapiServer {
     path: PathBuf,
+    endpoint: Arc<imp::Endpoint>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -121,73 +129,27 @@ impl std::fmt::Debug for UapiServer {
     }
 }
 
-#[cfg(unix)]
 impl UapiServer {
-    /// Listens on `<directory>/<interface>.sock`, readable by root only, as `wg` expects.
+    /// Serves `handler` at [`socket_path`]`(directory, interface)`, where `wg` looks:
+    /// on Unix a socket readable by root only (`directory` is created if needed), on
+    /// Windows a named pipe for SYSTEM and Administrators (`directory` is a pipe
+    /// prefix, `\\.\pipe\ProtectedPrefix\Administrators\WireGuard` for `wg.exe`).
+    /// A running interface of that name is an [`io::ErrorKind::AddrInUse`] error.
     pub fn start(directory: &Path, interface: &str, handler: Arc<dyn Handler>) -> io::Result<Self> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        use std::os::unix::net::{UnixListener, UnixStream};
-
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(directory)?;
         let path = socket_path(directory, interface);
-        if path.exists() {
-            if UnixStream::connect(&path).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!(
-                        "{} is in use: is the interface already running?",
-                        path.display()
-                    ),
-                ));
-            }
-            std::fs::remove_file(&path)?;
-        }
-        let listener = UnixListener::bind(&path)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        listener.set_nonblocking(true)?;
+        let endpoint = Arc::new(imp::Endpoint::bind(directory, &path)?);
         let stop = Arc::new(AtomicBool::new(false));
         let clients = Arc::new(AtomicUsize::new(0));
         let thread = {
             let stop = Arc::clone(&stop);
+            let endpoint = Arc::clone(&endpoint);
             std::thread::Builder::new()
                 .name("uapi".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match listener.accept() {
-                            Ok((stream, _)) if clients.load(Ordering::SeqCst) < MAX_CLIENTS => {
-                                let handler = Arc::clone(&handler);
-                                let clients = Arc::clone(&clients);
-                                clients.fetch_add(1, Ordering::SeqCst);
-                                let _ = std::thread::Builder::new()
-                                    .name("uapi-client".into())
-                                    .spawn(move || {
-                                        let _ = stream.set_nonblocking(false);
-                                        let _ = stream.set_read_timeout(Some(CLIENT_IDLE));
-                                        if let Err(error) =
-                                            handle_connection(&stream, handler.as_ref())
-                                        {
-                                            tracing::debug!(%error, "UAPI client dropped");
-                                        }
-                                        clients.fetch_sub(1, Ordering::SeqCst);
-                                    });
-                            }
-                            Ok((stream, _)) => drop(stream),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                std::thread::sleep(Duration::from_millis(50));
-                            }
-                            Err(error) => {
-                                tracing::warn!(%error, "UAPI accept failed");
-                                std::thread::sleep(Duration::from_millis(50));
-                            }
-                        }
-                    }
-                })?
+                .spawn(move || accept_loop(&endpoint, &stop, &clients, &handler))?
         };
         Ok(Self {
             path,
+            endpoint,
             stop,
             thread: Some(thread),
         })
@@ -201,20 +163,60 @@ impl UapiServer {
 impl Drop for UapiServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.endpoint.close();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn accept_loop(
+    endpoint: &imp::Endpoint,
+    stop: &AtomicBool,
+    clients: &Arc<AtomicUsize>,
+    handler: &Arc<dyn Handler>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match endpoint.accept() {
+            Ok(Some(client)) if clients.load(Ordering::SeqCst) < MAX_CLIENTS => {
+                let handler = Arc::clone(handler);
+                let served_clients = Arc::clone(clients);
+                clients.fetch_add(1, Ordering::SeqCst);
+                let spawned = std::thread::Builder::new()
+                    .name("uapi-client".into())
+                    .spawn(move || {
+                        let served = imp::set_idle_timeout(&client, CLIENT_IDLE)
+                            .and_then(|()| handle_connection(&client, handler.as_ref()));
+                        if let Err(error) = served {
+                            tracing::debug!(%error, "UAPI client dropped");
+                        }
+                        served_clients.fetch_sub(1, Ordering::SeqCst);
+                    });
+                if spawned.is_err() {
+                    clients.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            // Too many: this one is closed unserved.
+            Ok(Some(client)) => drop(client),
+            Ok(None) => {}
+            Err(_) if stop.load(Ordering::Relaxed) => break,
+            Err(error) => {
+                tracing::warn!(%error, "UAPI accept failed");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// A test double: answers `get` with port 51820, refuses `listen_port=1`, records
+    /// every other `set`.
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<SetRequest>>);
+    pub(in crate::uapi) struct Recorder(pub(in crate::uapi) Mutex<Vec<SetRequest>>);
 
     impl Handler for Recorder {
         fn get(&self) -> DeviceInfo {
