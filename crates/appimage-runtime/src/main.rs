@@ -54,4 +54,6 @@ mod runtime {
     }
 }
 #[cfg(target_os = "linux")]
-use runtime::main;
+fn main() -> std::process::ExitCode {
+    runtime::main()
+}
