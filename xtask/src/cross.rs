@@ -185,7 +185,7 @@ fn wine_tests(root: &Path) -> anyhow::Result<Counts> {
     let prefix = wine_prefix(root)?;
     let mut totals = Counts::default();
     let mut failures = Vec::new();
-    for (name, exe) in &executables {
+    for (exe, name) in &executables {
         println!("$ wine {}", exe.display());
         let output = Command::new("wine")
             .arg(exe)
@@ -221,9 +221,10 @@ fn wine_tests(root: &Path) -> anyhow::Result<Counts> {
     Ok(totals)
 }
 
-/// Runs a `--message-format=json` cargo build and returns its test executables by name
-/// (crate and target), failing when the build does.
-fn test_executables(build: &mut Command) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+/// Runs a `--message-format=json` cargo build and returns its test executables, each
+/// once (cargo may report one more than once) with a name (crate and target), failing
+/// when the build does.
+fn test_executables(build: &mut Command) -> anyhow::Result<BTreeMap<PathBuf, String>> {
     println!("$ {build:?}");
     let mut child = build
         .stdout(Stdio::piped())
@@ -248,7 +249,7 @@ fn test_executables(build: &mut Command) -> anyhow::Result<BTreeMap<String, Path
                 .unwrap_or_default();
             let target = message["target"]["name"].as_str().unwrap_or_default();
             let kind = message["target"]["kind"][0].as_str().unwrap_or_default();
-            executables.insert(format!("{package} {kind} {target}"), PathBuf::from(exe));
+            executables.insert(PathBuf::from(exe), format!("{package} {kind} {target}"));
         }
     }
     let status = child.wait()?;
