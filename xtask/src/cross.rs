@@ -6,10 +6,11 @@
 //!   for these builds only). The pinned toolchain stays for everything else; the cross
 //!   builds have their own target directory, `target/cross`, so the two compilers never
 //!   share artefacts.
-//! - **Lint**: `cargo clippy --all-targets -- -D warnings` over the workspace (xtask, the
-//!   Linux build host's tool, aside) for x86_64-pc-windows-gnu, aarch64-apple-darwin and
-//!   x86_64-apple-darwin in one cargo run, so build scripts and proc macros are built
-//!   once.
+//! - **Lint**: clippy `-D warnings` over every target of the workspace (xtask, the Linux
+//!   build host's tool, aside): for aarch64- and x86_64-apple-darwin by `cargo clippy`
+//!   (one run for both, so build scripts and proc macros are built once); for
+//!   x86_64-pc-windows-gnu while the whole workspace is built for its tests (clippy's
+//!   driver compiles our crates, so the lints cost no second compilation).
 //! - **Windows, built and run**: mingw-w64 links; the test executables of the crates that
 //!   need no driver run under wine64 (a stand-in `bcryptprimitives.dll` gives wine 8 the
 //!   `ProcessPrng` Rust's std needs: test tooling, never shipped); then culvertd.exe,
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 pub(crate) const WINDOWS: &str = "x86_64-pc-windows-gnu";
 const MACOS: [&str; 2] = ["aarch64-apple-darwin", "x86_64-apple-darwin"];
@@ -44,6 +46,8 @@ const PACKAGES: &[&str] = &[
     "llvm",
     "libnewlib-dev",
     "wine64",
+    // wine64 only recommends it, and it has the `wine` and `wineboot` commands.
+    "wine",
     "wixl",
     "msitools",
 ];
@@ -84,18 +88,23 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     }
     let root = sys::workspace_root();
     ensure_tools()?;
-    lint(&root)?;
-    if !lint_only {
-        let counts = wine_tests(&root)?;
-        let bin = build_windows_binaries(&root, Profile::Debug)?;
-        let msi = crate::dist::msi::build(&root, &bin, None, env!("CARGO_PKG_VERSION"), &bin)?;
-        println!("{}", crate::dist::msi::check(&msi, false)?);
-        println!(
-            "\nWindows under wine: {} passed, {} failed, {} ignored\nonly a real Windows \
-             verifies: {ONLY_ON_WINDOWS}",
-            counts.passed, counts.failed, counts.ignored
-        );
+    if lint_only {
+        return lint(&root, &[WINDOWS, MACOS[0], MACOS[1]]);
     }
+    lint(&root, &MACOS)?;
+    let tests = build_windows(&root)?;
+    let counts = wine_tests(&root, &tests)?;
+    let bin = windows_binaries(&root.join("target/cross").join(WINDOWS).join("debug"))?;
+    let msi = crate::dist::msi::build(&root, &bin, None, env!("CARGO_PKG_VERSION"), &bin)?;
+    println!("{}", crate::dist::msi::check(&msi, false)?);
+    match counts {
+        Some(counts) => println!(
+            "\nWindows under wine: {} passed, {} failed, {} ignored",
+            counts.passed, counts.failed, counts.ignored
+        ),
+        None => println!("\nWindows under wine: NOT RUN (wine could not start here, see above)"),
+    }
+    println!("only a real Windows verifies: {ONLY_ON_WINDOWS}");
     Ok(())
 }
 
@@ -136,6 +145,7 @@ fn cross_cargo(root: &Path, subcommand: &str, targets: &[&str]) -> Command {
         // No debug info: the Windows app's debug .exe is 400 MB with it, and the test
         // builds link several times faster without.
         .args(["--config", "profile.dev.debug=0"])
+        .args(["--config", "profile.dev.package.\"*\".debug=0"])
         .arg("-Zbuild-std=std,panic_abort")
         .arg("--target-dir")
         .arg(root.join("target/cross"));
@@ -152,10 +162,9 @@ fn cross_cargo(root: &Path, subcommand: &str, targets: &[&str]) -> Command {
     command
 }
 
-/// clippy -D warnings over the workspace for the three targets, in one cargo run.
-fn lint(root: &Path) -> anyhow::Result<()> {
-    let targets = [WINDOWS, MACOS[0], MACOS[1]];
-    run(cross_cargo(root, "clippy", &targets).args([
+/// clippy -D warnings over the workspace for `targets`, in one cargo run.
+fn lint(root: &Path, targets: &[&str]) -> anyhow::Result<()> {
+    run(cross_cargo(root, "clippy", targets).args([
         "--workspace",
         "--exclude",
         "xtask",
@@ -166,6 +175,31 @@ fn lint(root: &Path) -> anyhow::Result<()> {
     ]))
 }
 
+/// Builds every target of the workspace for Windows (xtask aside), linting our crates as
+/// they compile (clippy `-D warnings`, as for Linux), and returns the test executables.
+/// The binaries the MSI packs come out of the same build (each has integration tests,
+/// so cargo builds it for them), with the app's front end embedded.
+fn build_windows(root: &Path) -> anyhow::Result<Vec<TestExecutable>> {
+    require_front_end(root)?;
+    let mut build = cross_cargo(root, "test", &[WINDOWS]);
+    build.args([
+        "--no-run",
+        "--workspace",
+        "--exclude",
+        "xtask",
+        "--all-targets",
+        "--features",
+        crate::test::WORKSPACE_FEATURES,
+        "--message-format=json-render-diagnostics",
+        // Unoptimised dependencies: Tauri, WebView2 and the windows crates build in half
+        // the time, and the tests under wine are small enough not to mind.
+        "--config",
+        "profile.dev.package.\"*\".opt-level=0",
+    ]);
+    sys::lint_while_building(&mut build, Path::new("/usr/bin/clippy-driver"));
+    test_executables(&mut build)
+}
+
 #[derive(Debug, Default)]
 struct Counts {
     passed: u64,
@@ -173,19 +207,19 @@ struct Counts {
     ignored: u64,
 }
 
-/// Builds the Windows test executables of [`WINE_TESTED`] and runs each under wine,
-/// failing if any test fails; returns the totals.
-fn wine_tests(root: &Path) -> anyhow::Result<Counts> {
-    let mut build = cross_cargo(root, "test", &[WINDOWS]);
-    build.args(["--no-run", "--message-format=json-render-diagnostics"]);
-    for krate in WINE_TESTED {
-        build.args(["-p", krate]);
-    }
-    let executables = test_executables(&mut build)?;
-    let prefix = wine_prefix(root)?;
+/// Runs each test executable of [`WINE_TESTED`] under wine, failing if any test fails;
+/// returns the totals, or None when wine cannot start on this machine at all.
+fn wine_tests(root: &Path, tests: &[TestExecutable]) -> anyhow::Result<Option<Counts>> {
+    let Some(prefix) = wine_prefix(root)? else {
+        return Ok(None);
+    };
     let mut totals = Counts::default();
     let mut failures = Vec::new();
-    for (exe, name) in &executables {
+    for test in tests
+        .iter()
+        .filter(|t| WINE_TESTED.contains(&t.package.as_str()))
+    {
+        let exe = &test.path;
         println!("$ wine {}", exe.display());
         let output = Command::new("wine")
             .arg(exe)
@@ -206,7 +240,7 @@ fn wine_tests(root: &Path) -> anyhow::Result<Counts> {
             }
             _ => {
                 totals.failed += counts.map_or(1, |c| c.failed.max(1));
-                failures.push(name.clone());
+                failures.push(test.label.clone());
             }
         }
     }
@@ -218,14 +252,24 @@ fn wine_tests(root: &Path) -> anyhow::Result<Counts> {
             totals.failed
         );
     }
-    Ok(totals)
+    Ok(Some(totals))
 }
 
-/// Runs a `--message-format=json` cargo build and returns its test executables, each
-/// once (cargo may report one more than once) with a name (crate and target), failing
-/// when the build does.
-fn test_executables(build: &mut Command) -> anyhow::Result<BTreeMap<PathBuf, String>> {
+/// A test executable of a cargo build.
+struct TestExecutable {
+    path: PathBuf,
+    /// Its crate's package name.
+    package: String,
+    /// Crate, kind and target, for messages.
+    label: String,
+}
+
+/// Runs a `--message-format=json` cargo build and returns its test executables (unit
+/// and integration tests; benchmarks and examples are only built), each once (cargo may
+/// report one more than once), failing when the build does.
+fn test_executables(build: &mut Command) -> anyhow::Result<Vec<TestExecutable>> {
     println!("$ {build:?}");
+    let started = Instant::now();
     let mut child = build
         .stdout(Stdio::piped())
         .spawn()
@@ -238,25 +282,38 @@ fn test_executables(build: &mut Command) -> anyhow::Result<BTreeMap<PathBuf, Str
             continue;
         };
         let is_test = message["profile"]["test"].as_bool() == Some(true);
-        if let (true, Some(exe)) = (is_test, message["executable"].as_str()) {
-            let package = message["package_id"].as_str().unwrap_or_default();
-            let package = package
-                .rsplit('/')
-                .next()
-                .unwrap_or(package)
-                .split(['#', '@'])
-                .next()
-                .unwrap_or_default();
+        let kind = message["target"]["kind"][0].as_str().unwrap_or_default();
+        let runs_tests = matches!(kind, "lib" | "rlib" | "bin" | "test");
+        if let (true, true, Some(exe)) = (is_test, runs_tests, message["executable"].as_str()) {
+            let package = package_name(message["package_id"].as_str().unwrap_or_default());
             let target = message["target"]["name"].as_str().unwrap_or_default();
-            let kind = message["target"]["kind"][0].as_str().unwrap_or_default();
-            executables.insert(PathBuf::from(exe), format!("{package} {kind} {target}"));
+            let label = format!("{package} {kind} {target}");
+            executables.insert(PathBuf::from(exe), (package.to_owned(), label));
         }
     }
     let status = child.wait()?;
+    sys::report_time(started);
     if !status.success() {
-        bail!("building the Windows tests failed ({status})");
+        bail!("building for Windows failed ({status})");
     }
-    Ok(executables)
+    Ok(executables
+        .into_iter()
+        .map(|(path, (package, label))| TestExecutable {
+            path,
+            package,
+            label,
+        })
+        .collect())
+}
+
+/// The package name in a cargo package id: `path+file:///…/crates/service#culvertd@0.1.0`,
+/// or `path+file:///…/culvert-proto#0.1.0` when the folder has the package's name.
+fn package_name(id: &str) -> &str {
+    let (location, fragment) = id.rsplit_once('#').unwrap_or((id, ""));
+    match fragment.split_once('@') {
+        Some((name, _version)) => name,
+        None => location.rsplit('/').next().unwrap_or(location),
+    }
 }
 
 /// libtest's summary lines (`test result: ok. 3 passed; 0 failed; 1 ignored; ...`),
@@ -288,86 +345,101 @@ fn parse_results(stdout: &str) -> Option<Counts> {
 }
 
 /// A wine prefix of our own under target/cross, made once, with the `ProcessPrng`
-/// stand-in in its system32.
-fn wine_prefix(root: &Path) -> anyhow::Result<PathBuf> {
+/// stand-in in its system32; None, said on the output with wine's own words, when wine
+/// cannot make one on this machine (then nothing Windows can run here).
+fn wine_prefix(root: &Path) -> anyhow::Result<Option<PathBuf>> {
     let prefix = root.join("target/cross/wineprefix");
-    let system32 = prefix.join("drive_c/windows/system32");
-    let shim = system32.join("bcryptprimitives.dll");
+    let shim = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
     if shim.exists() {
-        return Ok(prefix);
+        return Ok(Some(prefix));
     }
-    std::fs::create_dir_all(&prefix)?;
-    run(Command::new("wineboot")
-        .arg("--init")
-        .env("WINEPREFIX", &prefix)
-        .env("WINEDEBUG", "-all")
-        // No Mono or Gecko installer prompts: the tests need neither.
-        .env("WINEDLLOVERRIDES", "mscoree,mshtml="))?;
-    run(Command::new("wineserver")
-        .arg("--wait")
-        .env("WINEPREFIX", &prefix))?;
-    run(Command::new("x86_64-w64-mingw32-gcc")
-        .args(["-shared", "-O2", "-o"])
-        .arg(&shim)
-        .arg(root.join("xtask/src/cross/processprng.c"))
-        .arg("-ladvapi32"))?;
-    Ok(prefix)
+    let wine = |program: &str| {
+        let mut command = Command::new(program);
+        command
+            .env("WINEPREFIX", &prefix)
+            // wine's errors but not its "fixme" chatter: when a machine cannot run wine,
+            // they are all there is to go on.
+            .env("WINEDEBUG", "fixme-all")
+            // No Mono or Gecko installer prompts: the tests need neither.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .stdin(Stdio::null());
+        command
+    };
+    let mut failures = Vec::new();
+    for attempt in 1..=2 {
+        // A prefix half made by a failed attempt would not be made again.
+        let _ = std::fs::remove_dir_all(&prefix);
+        std::fs::create_dir_all(prefix.parent().expect("the prefix has a parent"))?;
+        println!("$ wineboot --init (attempt {attempt})");
+        let started = Instant::now();
+        let booted = wine("wineboot").arg("--init").output();
+        // wineboot returns before the server has written the registry out.
+        let _ = wine("wineserver").arg("--wait").status();
+        sys::report_time(started);
+        match booted {
+            Ok(out) if out.status.success() && prefix.join("drive_c/windows/system32").is_dir() => {
+                run(Command::new("x86_64-w64-mingw32-gcc")
+                    .args(["-shared", "-O2", "-o"])
+                    .arg(&shim)
+                    .arg(root.join("xtask/src/cross/processprng.c"))
+                    .arg("-ladvapi32"))?;
+                return Ok(Some(prefix));
+            }
+            Ok(out) => failures.push(format!(
+                "wineboot --init: {}\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+            Err(error) => failures.push(format!("could not start wineboot: {error}")),
+        }
+        let _ = wine("wineserver").arg("--kill").status();
+    }
+    println!(
+        "SKIPPED: the Windows tests under wine, because wine cannot make a prefix on this \
+         machine:\n{}",
+        failures.join("\n")
+    );
+    Ok(None)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Profile {
-    Debug,
-    Release,
-}
-
-/// Builds culvertd.exe, culvert.exe, culvert-engine.exe and the app's .exe (with the
-/// front end embedded: `ui/dist` must be built) and returns their directory.
-pub(crate) fn build_windows_binaries(root: &Path, profile: Profile) -> anyhow::Result<PathBuf> {
-    let release = profile == Profile::Release;
-    let mut services = cross_cargo(root, "build", &[WINDOWS]);
-    services.args([
-        "-p",
-        "culvertd",
-        "-p",
-        "culvert-cli",
-        "-p",
-        "culvert-engine",
-        "--bins",
-    ]);
-    let mut app = cross_cargo(root, "build", &[WINDOWS]);
-    app.args([
-        "-p",
-        "culvert-app",
-        "--bin",
-        "culvert-app",
-        "--features",
-        "tauri/custom-protocol",
-    ]);
-    if release {
-        services.arg("--release");
-        app.arg("--release");
-    } else {
-        // The app's dependencies (Tauri, WebView2, the windows crate) share little with
-        // the tests' and are only packed into the test MSI: unoptimised, they build in
-        // half the time.
-        app.args(["--config", "profile.dev.package.\"*\".opt-level=0"]);
-    }
-    if !root.join("ui/dist/index.html").exists() {
-        bail!("the front end is not built (ui/dist): run `npm run build` in ui/ first");
-    }
-    run(&mut services)?;
-    run(&mut app)?;
-    let dir =
-        root.join("target/cross")
-            .join(WINDOWS)
-            .join(if release { "release" } else { "debug" });
+/// `dir` when it holds culvertd.exe, culvert.exe, culvert-engine.exe and the app's .exe.
+fn windows_binaries(dir: &Path) -> anyhow::Result<PathBuf> {
     for exe in ["culvertd", "culvert", "culvert-engine", "culvert-app"] {
         let path = dir.join(format!("{exe}.exe"));
         if !path.is_file() {
             bail!("the build did not make {}", path.display());
         }
     }
-    Ok(dir)
+    Ok(dir.to_path_buf())
+}
+
+fn require_front_end(root: &Path) -> anyhow::Result<()> {
+    if !root.join("ui/dist/index.html").exists() {
+        bail!("the front end is not built (ui/dist): run `npm run build` in ui/ first");
+    }
+    Ok(())
+}
+
+/// Builds the release culvertd.exe, culvert.exe, culvert-engine.exe and the app's .exe
+/// (with the front end embedded: `ui/dist` must be built) and returns their directory.
+pub(crate) fn build_release_windows_binaries(root: &Path) -> anyhow::Result<PathBuf> {
+    require_front_end(root)?;
+    run(cross_cargo(root, "build", &[WINDOWS]).args([
+        "--release",
+        "-p",
+        "culvertd",
+        "-p",
+        "culvert-cli",
+        "-p",
+        "culvert-engine",
+        "-p",
+        "culvert-app",
+        "--bins",
+        "--features",
+        crate::test::WORKSPACE_FEATURES,
+    ]))?;
+    windows_binaries(&root.join("target/cross").join(WINDOWS).join("release"))
 }
 
 #[cfg(test)]
@@ -382,5 +454,21 @@ mod tests {
         let counts = parse_results(out).unwrap();
         assert_eq!((counts.passed, counts.failed, counts.ignored), (7, 2, 1));
         assert!(parse_results("error: could not load\n").is_none());
+    }
+
+    #[test]
+    fn package_names_come_from_either_form_of_package_id() {
+        assert_eq!(
+            package_name("path+file:///w/crates/service#culvertd@0.1.0"),
+            "culvertd"
+        );
+        assert_eq!(
+            package_name("path+file:///w/culvert-proto#0.1.0"),
+            "culvert-proto"
+        );
+        assert_eq!(
+            package_name("registry+https://github.com/rust-lang/crates.io-index#ring@0.17.14"),
+            "ring"
+        );
     }
 }

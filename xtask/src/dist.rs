@@ -94,7 +94,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
             if !options.skip_build {
                 crate::gui::build_front_end(&root)?;
             }
-            let bin = crate::cross::build_windows_binaries(&root, crate::cross::Profile::Release)?;
+            let bin = crate::cross::build_release_windows_binaries(&root)?;
             let out = root.join("target/dist");
             let msi = msi::build(&root, &bin, None, env!("CARGO_PKG_VERSION"), &out)?;
             println!("{}", msi::check(&msi, false)?);

@@ -30,27 +30,20 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     e2e(&sys::workspace_root())
 }
 
-/// The app as `tauri build` makes it: the front end built, then the binary with
-/// `tauri/custom-protocol` (Tauri's CLI adds that feature; without it the app would
-/// load the dev server's URL instead of the embedded front end).
+/// The app as `tauri build` makes it: the front end built, then the release binary with
+/// the app's `custom-protocol` feature (`tauri build` turns Tauri's on; without it the app
+/// would load the dev server's URL instead of the embedded front end).
 pub(crate) fn build_release_app(root: &Path) -> anyhow::Result<PathBuf> {
-    build_app(root, "release")
-}
-
-/// [`build_release_app`] with a cargo profile of the workspace: `release`, or `ci` for
-/// a test that measures no speed (no link-time optimisation: minutes less to build).
-fn build_app(root: &Path, profile: &str) -> anyhow::Result<PathBuf> {
     build_front_end(root)?;
     run(cargo().args([
         "build",
-        "--profile",
-        profile,
+        "--release",
         "-p",
         "culvert-app",
         "--features",
-        "tauri/custom-protocol",
+        "custom-protocol",
     ]))?;
-    Ok(root.join("target").join(profile).join("culvert-app"))
+    Ok(root.join("target/release/culvert-app"))
 }
 
 /// `ui/dist`, which the app's binary embeds.
@@ -67,8 +60,12 @@ pub(crate) fn e2e(root: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     sys::ensure_cargo_tool("tauri-driver", TAURI_DRIVER_VERSION)?;
-    let app = build_app(root, "ci")?;
-    run(cargo().args(["build", "-p", "culvertd", "--bin", "culvertd"]))?;
+    // The app and culvertd of the tests' build (a no-op after `cargo xtask test`'s): an
+    // optimised build of the app would compile Tauri a second time for a test that
+    // measures no speed.
+    build_front_end(root)?;
+    crate::test::build_workspace()?;
+    let app = root.join("target/debug/culvert-app");
     let culvertd = root.join("target/debug/culvertd");
 
     let out = root.join("target/e2e");
@@ -323,7 +320,7 @@ pub(crate) fn measure_app(root: &Path, launches: usize) -> anyhow::Result<AppFig
     use std::io::{BufRead as _, BufReader, Write as _};
 
     sys::ensure_cargo_tool("tauri-driver", TAURI_DRIVER_VERSION)?;
-    let app = build_app(root, "ci")?;
+    let app = build_release_app(root)?;
     run(cargo().args(["build", "--release", "-p", "culvertd", "-p", "culvert-cli"]))?;
     let bin = root.join("target/release");
     let out = root.join("target/bench-app");

@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The workspace root, whatever directory `cargo xtask` was started from.
 pub(crate) fn workspace_root() -> PathBuf {
@@ -16,13 +17,47 @@ pub(crate) fn workspace_root() -> PathBuf {
 /// Runs `command`, echoing it first, and fails unless it exits 0.
 pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
     println!("$ {}", describe(command));
+    let started = Instant::now();
     let status = command
         .status()
         .with_context(|| format!("could not start `{}`", describe(command)))?;
+    report_time(started);
     if !status.success() {
         bail!("`{}` failed ({status})", describe(command));
     }
     Ok(())
+}
+
+/// How long a step took, when it took long enough to matter: CI's time is budgeted,
+/// and its log is where the budget is read.
+pub(crate) fn report_time(started: Instant) {
+    let took = started.elapsed();
+    if took >= Duration::from_secs(5) {
+        println!("  (took {:.0} s)", took.as_secs_f64());
+    }
+}
+
+/// Makes `command` (a cargo build or test) lint the workspace's own crates as it
+/// compiles them, as `cargo clippy -- -D warnings` would, with `clippy_driver` (the
+/// clippy of the compiler that builds): one compilation gives both the lints and the
+/// executables, where `cargo clippy` and then `cargo test` would compile everything
+/// twice. Builds that share artefacts must all be made this way.
+pub(crate) fn lint_while_building(command: &mut Command, clippy_driver: &Path) {
+    command.env("RUSTC_WORKSPACE_WRAPPER", clippy_driver).env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
+}
+
+/// The pinned toolchain's clippy-driver, beside the cargo that runs xtask.
+pub(crate) fn clippy_driver() -> PathBuf {
+    let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let beside = cargo.with_file_name("clippy-driver");
+    if beside.is_file() {
+        beside
+    } else {
+        PathBuf::from("clippy-driver")
+    }
 }
 
 fn describe(command: &Command) -> String {

@@ -72,6 +72,27 @@ pub(crate) fn packages_of(part: &str) -> &'static [&'static str] {
         .map_or(&[], |(_, packages)| packages)
 }
 
+/// The feature every build of the workspace's tests turns on: the app with its front end
+/// embedded, as users get it, so that the end-to-end test drives the tests' build.
+pub(crate) const WORKSPACE_FEATURES: &str = "culvert-app/custom-protocol";
+
+/// `cargo SUBCOMMAND` over the whole workspace, linting our crates as it compiles them
+/// (clippy `-D warnings`). Every build of `cargo xtask test` goes through here, so none
+/// compiles the tree a second time.
+fn workspace_cargo(subcommand: &str) -> Command {
+    let mut command = cargo();
+    command.args([subcommand, "--workspace", "--features", WORKSPACE_FEATURES]);
+    sys::lint_while_building(&mut command, &sys::clippy_driver());
+    command
+}
+
+/// Builds (and lints) every target of the workspace: the test executables, benchmarks
+/// and examples, `target/debug/culvertd` and `target/debug/culvert-app`. The app embeds
+/// `ui/dist`, which must be built first.
+pub(crate) fn build_workspace() -> anyhow::Result<()> {
+    run(workspace_cargo("test").args(["--all-targets", "--no-run"]))
+}
+
 /// boringtun-cli from crates.io, pinned so interop results are comparable run to run.
 pub(crate) const BORINGTUN_VERSION: &str = "0.7.1";
 
@@ -105,18 +126,12 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     }
 
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    // One compilation gives clippy's verdict and the executables the tests run.
+    build_workspace()?;
     // Windows and macOS: clippy for both, the Windows tests under wine, the .exe files
     // and the MSI.
     crate::cross::main(&[])?;
-    run(cargo().args(["test", "--workspace"]))?;
+    run(&mut workspace_cargo("test"))?;
     // Builds every fuzz crate (so they cannot rot) and runs each target briefly.
     crate::fuzz::ci(&root)?;
 
