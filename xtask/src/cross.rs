@@ -62,6 +62,7 @@ const WINE_TESTED: &[&str] = &[
     "culvert-netconf",
     "culvertd",
     "culvert-cli",
+    "culvert-winsec",
 ];
 
 /// Said in the output and README: the Windows parts no test here can reach.

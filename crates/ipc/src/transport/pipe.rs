@@ -16,7 +16,6 @@
 
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
-use std::os::windows::ffi::OsStrExt as _;
 use std::os::windows::io::{
     AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle as _, OwnedHandle, RawHandle,
 };
@@ -48,7 +47,9 @@ use windows_sys::Win32::System::Threading::{
 
 mod security;
 
-pub use security::{LOCAL_SYSTEM_SID, client_process_id, enable_restore_privilege, owner_sid};
+pub use culvert_winsec::LOCAL_SYSTEM_SID;
+use culvert_winsec::wide_nul;
+pub use security::{client_process_id, enable_restore_privilege};
 
 /// The access a client asks for: read, and write data, but not `FILE_APPEND_DATA`,
 /// which on a pipe is `FILE_CREATE_PIPE_INSTANCE` (the right to serve the name).
@@ -70,7 +71,7 @@ const BUFFER_SIZE: u32 = 64 * 1024;
 pub struct PipeListener {
     name: Vec<u16>,
     display: String,
-    sddl: Vec<u16>,
+    sddl: String,
     /// The instance the next client will connect to.
     next: Mutex<Option<OwnedHandle>>,
     closed: AtomicBool,
@@ -110,8 +111,8 @@ impl PipeListener {
     pub fn bind(name: impl AsRef<OsStr>, sddl: &str) -> io::Result<PipeListener> {
         let name_ref = name.as_ref();
         let display = name_ref.to_string_lossy().into_owned();
-        let name = wide(name_ref)?;
-        let sddl = wide(OsStr::new(sddl))?;
+        let name = wide_nul(name_ref)?;
+        let sddl = sddl.to_owned();
         if name_exists(&name) {
             return Err(in_use(&display));
         }
@@ -241,7 +242,7 @@ impl PipeStream {
     /// act as the user. Who owns the pipe is for the caller to check
     /// ([`PipeStream::owner_sid`]) before it sends anything.
     pub fn connect(name: impl AsRef<OsStr>) -> io::Result<PipeStream> {
-        let name = wide(name.as_ref())?;
+        let name = wide_nul(name.as_ref())?;
         let deadline = Instant::now() + BUSY_WAIT;
         loop {
             // SAFETY: `name` is NUL-terminated UTF-16; no security attributes and no
@@ -314,7 +315,7 @@ impl PipeStream {
     /// [`LOCAL_SYSTEM_SID`]. Anyone may create a pipe with a free name, so a client
     /// checks this before trusting the server.
     pub fn owner_sid(&self) -> io::Result<String> {
-        owner_sid(self.as_handle())
+        culvert_winsec::owner_of_object(self.as_handle())
     }
 
     /// The process on the client end, for a server's logs.
@@ -542,8 +543,8 @@ fn wait_any(handles: &[HANDLE], timeout: u32) -> io::Result<Option<usize>> {
     }
 }
 
-fn create_instance(name: &[u16], sddl: &[u16], first: bool) -> io::Result<OwnedHandle> {
-    let descriptor = security::Descriptor::from_sddl(sddl)?;
+fn create_instance(name: &[u16], sddl: &str, first: bool) -> io::Result<OwnedHandle> {
+    let descriptor = culvert_winsec::Descriptor::from_sddl(sddl)?;
     let attributes = SECURITY_ATTRIBUTES {
         nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
         lpSecurityDescriptor: descriptor.as_ptr(),
@@ -585,17 +586,6 @@ fn name_exists(name: &[u16]) -> bool {
     // All instances busy (a timeout) means it exists too; anything else (not found,
     // a malformed name) is left for CreateNamedPipeW to report.
     code == ERROR_SEM_TIMEOUT
-}
-
-fn wide(s: &OsStr) -> io::Result<Vec<u16>> {
-    let wide: Vec<u16> = s.encode_wide().chain(Some(0)).collect();
-    if wide[..wide.len() - 1].contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a pipe name or descriptor cannot contain a NUL character",
-        ));
-    }
-    Ok(wide)
 }
 
 fn timeout_millis(timeout: Option<Duration>) -> io::Result<u32> {
@@ -660,14 +650,5 @@ mod tests {
             timeout_millis(Some(Duration::ZERO)).unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
-    }
-
-    #[test]
-    fn names_with_nul_are_refused() {
-        assert_eq!(
-            wide(OsStr::new("a\0b")).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(wide(OsStr::new("ab")).unwrap(), vec![97, 98, 0]);
     }
 }

@@ -7,40 +7,29 @@
 //!
 //! UNVERIFIED on real Windows: wine makes the user the owner of every file, so only the
 //! decision and the "our own account" case run there.
-#![allow(unsafe_code)]
 
 use crate::Error;
-use std::os::windows::ffi::OsStrExt as _;
-use std::os::windows::fs::MetadataExt as _;
+use culvert_winsec::{is_link, is_trusted_owner, owner_of_path, process_account_sid};
 use std::path::Path;
-use std::ptr;
-use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, HANDLE, LocalFree};
-use windows_sys::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, GetNamedSecurityInfoW, SE_FILE_OBJECT,
-};
-use windows_sys::Win32::Security::{
-    GetTokenInformation, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, TOKEN_QUERY,
-    TOKEN_USER, TokenUser,
-};
-use windows_sys::Win32::Storage::FileSystem::FILE_ATTRIBUTE_REPARSE_POINT;
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
-
-const SYSTEM_SID: &str = "S-1-5-18";
-const ADMINISTRATORS_SID: &str = "S-1-5-32-544";
 
 /// Refuses `dir` unless it is a real folder that SYSTEM, Administrators or we own.
 pub(crate) fn check_journal_dir(dir: &Path) -> Result<(), Error> {
     let metadata = std::fs::symlink_metadata(dir).map_err(Error::io("the journal folder"))?;
-    let link = metadata.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0;
+    let link = is_link(&metadata);
     // A link's owner would be its target's: none is read for one.
-    let owner = if link { String::new() } else { owner_of(dir)? };
-    decide(dir, link, &owner, &own_sid()?)
+    let owner = if link {
+        String::new()
+    } else {
+        owner_of_path(dir).map_err(Error::io("reading the journal folder's owner"))?
+    };
+    let own = process_account_sid().map_err(Error::io("reading this process's account"))?;
+    decide(dir, link, &owner, &own)
 }
 
 fn decide(dir: &Path, link: bool, owner: &str, own: &str) -> Result<(), Error> {
     let why = if link {
         "it is a link to somewhere else".to_owned()
-    } else if ![SYSTEM_SID, ADMINISTRATORS_SID, own].contains(&owner) {
+    } else if !is_trusted_owner(owner, own) {
         format!("its owner is {owner}, not SYSTEM or Administrators")
     } else {
         return Ok(());
@@ -56,97 +45,10 @@ fn decide(dir: &Path, link: bool, owner: &str, own: &str) -> Result<(), Error> {
     })
 }
 
-fn owner_of(path: &Path) -> Result<String, Error> {
-    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
-    let mut owner: PSID = ptr::null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
-    // SAFETY: `wide` is NUL-terminated UTF-16; the out-pointers are valid; only the
-    // owner is asked for, so the other pointers may be null.
-    let rc = unsafe {
-        GetNamedSecurityInfoW(
-            wide.as_ptr(),
-            SE_FILE_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            &mut descriptor,
-        )
-    };
-    if rc != ERROR_SUCCESS {
-        return Err(system("GetNamedSecurityInfoW", rc));
-    }
-    let text = sid_text(owner);
-    // SAFETY: `descriptor` was LocalAlloc'ed by the call; `owner` pointed into it and is
-    // not used after this.
-    unsafe { LocalFree(descriptor.cast()) };
-    text
-}
-
-fn own_sid() -> Result<String, Error> {
-    let mut token: HANDLE = ptr::null_mut();
-    // SAFETY: the pseudo-handle of this process needs no closing; `token` is a valid
-    // out-pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
-        return Err(Error::io("opening this process's token")(
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // TOKEN_USER and the SID behind it; u64s keep it aligned for TOKEN_USER.
-    let mut buffer = [0_u64; 64];
-    let mut length = 0_u32;
-    // SAFETY: `token` is open with TOKEN_QUERY; the buffer is writable for the size
-    // stated; `length` is a valid out-pointer.
-    let ok = unsafe {
-        GetTokenInformation(
-            token,
-            TokenUser,
-            buffer.as_mut_ptr().cast(),
-            size_of_val(&buffer) as u32,
-            &mut length,
-        )
-    } != 0;
-    let error = std::io::Error::last_os_error();
-    // SAFETY: `token` came from OpenProcessToken and is closed once.
-    unsafe { CloseHandle(token) };
-    if !ok {
-        return Err(Error::io("reading this process's account")(error));
-    }
-    // SAFETY: the call succeeded, so the buffer starts with a TOKEN_USER whose SID
-    // points into the buffer, alive for the conversion.
-    let user = unsafe { &*buffer.as_ptr().cast::<TOKEN_USER>() };
-    sid_text(user.User.Sid)
-}
-
-fn sid_text(sid: PSID) -> Result<String, Error> {
-    let mut text: *mut u16 = ptr::null_mut();
-    // SAFETY: `sid` is a valid SID (the callers'); `text` receives a LocalAlloc'ed
-    // string, freed below.
-    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
-        return Err(Error::io("reading a SID")(std::io::Error::last_os_error()));
-    }
-    // SAFETY: `text` is a NUL-terminated UTF-16 string from the call, read before it is
-    // freed.
-    let string = unsafe {
-        let length = (0..).take_while(|&i| *text.add(i) != 0).count();
-        let string = String::from_utf16_lossy(std::slice::from_raw_parts(text, length));
-        LocalFree(text.cast());
-        string
-    };
-    Ok(string)
-}
-
-fn system(what: &'static str, code: u32) -> Error {
-    Error::System {
-        what,
-        message: std::io::Error::from_raw_os_error(code as i32).to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use culvert_winsec::{ADMINISTRATORS_SID, LOCAL_SYSTEM_SID as SYSTEM_SID};
 
     #[test]
     fn only_folders_of_system_administrators_or_ours_are_obeyed() {

@@ -21,29 +21,23 @@
 #![allow(unsafe_code)]
 
 use super::{SealError, Sealer};
+use culvert_winsec::{
+    Descriptor, is_link, is_trusted_owner, owner_of_path, process_account_sid, wide_nul,
+};
 use std::io;
-use std::os::windows::ffi::OsStrExt as _;
-use std::os::windows::fs::MetadataExt as _;
 use std::path::Path;
 use std::ptr;
 use std::sync::Arc;
-use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_ALREADY_EXISTS, ERROR_SUCCESS, HANDLE, LocalFree,
-};
-use windows_sys::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
-    GetNamedSecurityInfoW, SDDL_REVISION_1, SE_FILE_OBJECT, SetNamedSecurityInfoW,
-};
+use windows_sys::Win32::Foundation::{ERROR_ALREADY_EXISTS, ERROR_SUCCESS, LocalFree};
+use windows_sys::Win32::Security::Authorization::{SE_FILE_OBJECT, SetNamedSecurityInfoW};
 use windows_sys::Win32::Security::Cryptography::{
     CRYPT_INTEGER_BLOB, CRYPTPROTECT_UI_FORBIDDEN, CryptProtectData, CryptUnprotectData,
 };
 use windows_sys::Win32::Security::{
-    ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, GetTokenInformation,
-    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
-    SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER, TokenUser,
+    ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, PROTECTED_DACL_SECURITY_INFORMATION,
+    SECURITY_ATTRIBUTES,
 };
-use windows_sys::Win32::Storage::FileSystem::{CreateDirectoryW, FILE_ATTRIBUTE_REPARSE_POINT};
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+use windows_sys::Win32::Storage::FileSystem::CreateDirectoryW;
 use zeroize::{Zeroize as _, Zeroizing};
 
 /// Mixed into every seal, so a blob some other LocalSystem program sealed is not taken
@@ -54,9 +48,6 @@ const ENTROPY: &[u8] = b"Culvert tunnel config at rest v1";
 /// folders): SYSTEM and Administrators full control, inherited by everything inside. No
 /// owner: it is the creator's default, SYSTEM or Administrators for the service.
 const DIRECTORY_SDDL: &str = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
-/// LocalSystem and BUILTIN\Administrators.
-const SYSTEM_SID: &str = "S-1-5-18";
-const ADMINISTRATORS_SID: &str = "S-1-5-32-544";
 
 pub(super) fn sealer() -> Arc<dyn Sealer> {
     Arc::new(Dpapi)
@@ -166,38 +157,6 @@ fn take(blob: CRYPT_INTEGER_BLOB) -> Vec<u8> {
     }
 }
 
-/// A security descriptor made from SDDL, freed when dropped.
-struct Descriptor(PSECURITY_DESCRIPTOR);
-
-impl Descriptor {
-    fn from_sddl(sddl: &str) -> io::Result<Descriptor> {
-        let sddl = wide(std::ffi::OsStr::new(sddl));
-        let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
-        // SAFETY: `sddl` is NUL-terminated UTF-16; `descriptor` is a valid out-pointer;
-        // the size out-pointer may be null.
-        let ok = unsafe {
-            ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                sddl.as_ptr(),
-                SDDL_REVISION_1,
-                &mut descriptor,
-                ptr::null_mut(),
-            )
-        } != 0;
-        if !ok {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Descriptor(descriptor))
-    }
-}
-
-impl Drop for Descriptor {
-    fn drop(&mut self) {
-        // SAFETY: allocated with LocalAlloc by ConvertStringSecurityDescriptor... or
-        // GetNamedSecurityInfoW; no pointer into it outlives `self`.
-        unsafe { LocalFree(self.0.cast()) };
-    }
-}
-
 /// What an existing path is, as far as trusting it with the service's files goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Found {
@@ -216,7 +175,7 @@ fn trust(path: &Path, found: &Found, own: &str) -> io::Result<()> {
         "it is a link (a junction or symbolic link) to somewhere else, not a folder".to_owned()
     } else if !found.directory {
         "it is a file, not a folder".to_owned()
-    } else if ![SYSTEM_SID, ADMINISTRATORS_SID, own].contains(&found.owner.as_str()) {
+    } else if !is_trusted_owner(&found.owner, own) {
         format!(
             "its owner is {}, not SYSTEM or Administrators, so someone else made it and \
              could read the tunnels' keys or plant configs",
@@ -254,10 +213,10 @@ pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
     }
     let descriptor = Descriptor::from_sddl(DIRECTORY_SDDL)?;
     for path in missing.into_iter().rev() {
-        let wide_path = wide(path.as_os_str());
+        let wide_path = wide_nul(path.as_os_str())?;
         let attributes = SECURITY_ATTRIBUTES {
             nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
-            lpSecurityDescriptor: descriptor.0,
+            lpSecurityDescriptor: descriptor.as_ptr(),
             bInheritHandle: 0,
         };
         // SAFETY: `wide_path` is NUL-terminated UTF-16; `attributes` and its descriptor
@@ -279,33 +238,33 @@ pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// older install, or a folder an administrator made).
 fn secure_existing(path: &Path) -> io::Result<()> {
     let metadata = std::fs::symlink_metadata(path)?;
-    let reparse_point = metadata.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0;
+    let reparse_point = is_link(&metadata);
     // A link's owner would be its target's: none is read for one.
     let owner = if reparse_point {
         String::new()
     } else {
-        owner_of(path)?
+        owner_of_path(path)?
     };
     let found = Found {
         owner,
         reparse_point,
         directory: metadata.is_dir(),
     };
-    trust(path, &found, &own_sid()?)?;
+    trust(path, &found, &process_account_sid()?)?;
     let descriptor = Descriptor::from_sddl(DIRECTORY_SDDL)?;
     let (mut present, mut defaulted) = (0, 0);
     let mut dacl: *mut ACL = ptr::null_mut();
     // SAFETY: the descriptor is live; the out-pointers are valid; `dacl` points into
     // the descriptor, which outlives its use below.
-    let ok =
-        unsafe { GetSecurityDescriptorDacl(descriptor.0, &mut present, &mut dacl, &mut defaulted) }
-            != 0;
+    let ok = unsafe {
+        GetSecurityDescriptorDacl(descriptor.as_ptr(), &mut present, &mut dacl, &mut defaulted)
+    } != 0;
     if !ok || present == 0 {
         return Err(io::Error::other(
             "the directory's access list could not be built",
         ));
     }
-    let path = wide(path.as_os_str());
+    let path = wide_nul(path.as_os_str())?;
     // SAFETY: `path` is NUL-terminated UTF-16; `dacl` is a valid ACL (above); owner,
     // group and SACL are not changed, so their pointers are null. Inheritable entries
     // reach what is inside already.
@@ -326,96 +285,12 @@ fn secure_existing(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The SID of `path`'s owner, as text.
-fn owner_of(path: &Path) -> io::Result<String> {
-    let path = wide(path.as_os_str());
-    let mut owner: PSID = ptr::null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
-    // SAFETY: `path` is NUL-terminated UTF-16; the out-pointers are valid; only the
-    // owner is asked for, so the other pointers may be null. `owner` points into
-    // `descriptor`, which is freed (by `Descriptor`) after its last use.
-    let rc = unsafe {
-        GetNamedSecurityInfoW(
-            path.as_ptr(),
-            SE_FILE_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            &mut descriptor,
-        )
-    };
-    if rc != ERROR_SUCCESS {
-        return Err(io::Error::from_raw_os_error(rc as i32));
-    }
-    let descriptor = Descriptor(descriptor);
-    let text = sid_text(owner);
-    drop(descriptor);
-    text
-}
-
-/// The SID of the account this process runs as.
-fn own_sid() -> io::Result<String> {
-    let mut token: HANDLE = ptr::null_mut();
-    // SAFETY: the pseudo-handle of this process needs no closing; `token` is a valid
-    // out-pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // TOKEN_USER and the SID behind it; u64s keep it aligned for TOKEN_USER.
-    let mut buffer = [0_u64; 64];
-    let mut length = 0_u32;
-    // SAFETY: `token` is open with TOKEN_QUERY; the buffer is writable for the size
-    // stated; `length` is a valid out-pointer.
-    let ok = unsafe {
-        GetTokenInformation(
-            token,
-            TokenUser,
-            buffer.as_mut_ptr().cast(),
-            size_of_val(&buffer) as u32,
-            &mut length,
-        )
-    } != 0;
-    let error = io::Error::last_os_error();
-    // SAFETY: `token` came from OpenProcessToken and is closed once.
-    unsafe { CloseHandle(token) };
-    if !ok {
-        return Err(error);
-    }
-    // SAFETY: the call succeeded, so the buffer starts with a TOKEN_USER whose SID
-    // points into the buffer, alive for the conversion.
-    let user = unsafe { &*buffer.as_ptr().cast::<TOKEN_USER>() };
-    sid_text(user.User.Sid)
-}
-
-fn sid_text(sid: PSID) -> io::Result<String> {
-    let mut text: *mut u16 = ptr::null_mut();
-    // SAFETY: `sid` is a valid SID (the callers' contracts); `text` is a valid
-    // out-pointer to a LocalAlloc'ed string, freed below.
-    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `text` is a NUL-terminated UTF-16 string from the call, read before it is
-    // freed.
-    let string = unsafe {
-        let length = (0..).take_while(|&i| *text.add(i) != 0).count();
-        let string = String::from_utf16_lossy(std::slice::from_raw_parts(text, length));
-        LocalFree(text.cast());
-        string
-    };
-    Ok(string)
-}
-
-fn wide(text: &std::ffi::OsStr) -> Vec<u16> {
-    text.encode_wide().chain(Some(0)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::{ConfigStore, StoreError};
     use culvert_config::TunnelName;
+    use culvert_winsec::{ADMINISTRATORS_SID, LOCAL_SYSTEM_SID as SYSTEM_SID};
     use std::path::PathBuf;
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -504,7 +379,7 @@ mod tests {
         let dir = base.join("Culvert").join("state");
         create_private_dir(&dir).unwrap();
         for path in [base.join("Culvert"), dir.clone()] {
-            let sddl = dacl_text(&path);
+            let sddl = culvert_winsec::dacl_of_path(&path).unwrap();
             // Wine derives the list from Unix modes and cannot say "protected" or
             // "Administrators"; what it can say is that no one else gets in.
             for others in ["WD", "BU", "AU", "S-1-1-0", "S-1-5-32-545", "S-1-5-11"] {
@@ -519,49 +394,6 @@ mod tests {
         create_private_dir(&dir).unwrap();
         assert!(dir.is_dir());
         let _ = std::fs::remove_dir_all(&base);
-    }
-
-    fn dacl_text(path: &Path) -> String {
-        use windows_sys::Win32::Security::Authorization::ConvertSecurityDescriptorToStringSecurityDescriptorW;
-        let path = wide(path.as_os_str());
-        let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
-        let mut dacl: *mut ACL = ptr::null_mut();
-        // SAFETY: `path` is NUL-terminated; the out-pointers are valid; unwanted parts
-        // are null.
-        let rc = unsafe {
-            GetNamedSecurityInfoW(
-                path.as_ptr(),
-                SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                &mut dacl,
-                ptr::null_mut(),
-                &mut descriptor,
-            )
-        };
-        assert_eq!(rc, ERROR_SUCCESS);
-        let descriptor = Descriptor(descriptor);
-        let mut text: *mut u16 = ptr::null_mut();
-        // SAFETY: the descriptor is live; `text` receives a LocalAlloc'ed string, read
-        // and freed below.
-        let ok = unsafe {
-            ConvertSecurityDescriptorToStringSecurityDescriptorW(
-                descriptor.0,
-                SDDL_REVISION_1,
-                DACL_SECURITY_INFORMATION,
-                &mut text,
-                ptr::null_mut(),
-            )
-        };
-        assert_ne!(ok, 0);
-        // SAFETY: NUL-terminated UTF-16 from the call, freed after reading.
-        unsafe {
-            let length = (0..).take_while(|&i| *text.add(i) != 0).count();
-            let string = String::from_utf16_lossy(std::slice::from_raw_parts(text, length));
-            LocalFree(text.cast());
-            string
-        }
     }
 
     #[test]
@@ -603,11 +435,11 @@ mod tests {
 
     #[test]
     fn the_service_knows_its_own_account() {
-        let own = own_sid().unwrap();
+        let own = process_account_sid().unwrap();
         assert!(own.starts_with("S-1-5-"), "{own}");
         let dir = temp_dir("owner");
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(owner_of(&dir).unwrap().starts_with("S-1-"));
+        assert!(owner_of_path(&dir).unwrap().starts_with("S-1-"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
