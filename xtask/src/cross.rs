@@ -13,9 +13,9 @@
 //!   driver compiles our crates, so the lints cost no second compilation).
 //! - **Windows, built and run**: mingw-w64 links; the test executables of the crates that
 //!   need no driver run under wine64 (a stand-in `bcryptprimitives.dll` gives wine 8 the
-//!   `ProcessPrng` Rust's std needs: test tooling, never shipped); then culvertd.exe,
-//!   culvert.exe, culvert-engine.exe and the app's .exe, and the MSI from them (wixl),
-//!   whose tables are checked (`dist/msi.rs`).
+//!   `ProcessPrng` Rust's std needs: test tooling, never shipped); the same build makes
+//!   culvertd.exe, culvert.exe, culvert-engine.exe and the app's .exe, and the MSI is
+//!   made from them (wixl), its tables checked (`dist/msi.rs`).
 //! - **macOS, type-checked**: nothing can be linked without Apple's SDK. The only C on
 //!   the way is ring's: it is compiled with Debian's clang for the Apple target against
 //!   newlib's portable libc headers and a stand-in `TargetConditionals.h`
@@ -288,8 +288,13 @@ fn test_executables(build: &mut Command) -> anyhow::Result<Vec<TestExecutable>> 
         if let (true, true, Some(exe)) = (is_test, runs_tests, message["executable"].as_str()) {
             let package = package_name(message["package_id"].as_str().unwrap_or_default());
             let target = message["target"]["name"].as_str().unwrap_or_default();
-            let label = format!("{package} {kind} {target}");
-            executables.insert(PathBuf::from(exe), (package.to_owned(), label));
+            let path = PathBuf::from(exe);
+            let test = TestExecutable {
+                path: path.clone(),
+                package: package.to_owned(),
+                label: format!("{package} {kind} {target}"),
+            };
+            executables.insert(path, test);
         }
     }
     let status = child.wait()?;
@@ -297,14 +302,7 @@ fn test_executables(build: &mut Command) -> anyhow::Result<Vec<TestExecutable>> 
     if !status.success() {
         bail!("building for Windows failed ({status})");
     }
-    Ok(executables
-        .into_iter()
-        .map(|(path, (package, label))| TestExecutable {
-            path,
-            package,
-            label,
-        })
-        .collect())
+    Ok(executables.into_values().collect())
 }
 
 /// The package name in a cargo package id: `path+file:///…/crates/service#culvertd@0.1.0`,
