@@ -37,6 +37,25 @@ pub(crate) fn report_time(started: Instant) {
     }
 }
 
+/// How much room is left where the build writes, with what `label` says of the moment:
+/// a full disk fails a build deep inside some crate, so CI's log says how close it came.
+pub(crate) fn report_disk(root: &Path, label: &str) {
+    let output = Command::new("df")
+        .args(["--block-size=1G", "--output=avail,size"])
+        .arg(root)
+        .output();
+    let figures = output.ok().and_then(|output| {
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let line = text.lines().nth(1)?.to_owned();
+        let mut fields = line.split_whitespace();
+        Some((fields.next()?.to_owned(), fields.next()?.to_owned()))
+    });
+    match figures {
+        Some((free, size)) => println!("disk {label}: {free} GB free of {size} GB"),
+        None => println!("disk {label}: `df` could not say"),
+    }
+}
+
 /// Makes `command` (a cargo build or test) lint the workspace's own crates as it
 /// compiles them, as `cargo clippy -- -D warnings` would, with `clippy_driver` (the
 /// clippy of the compiler that builds): one compilation gives both the lints and the

@@ -2,6 +2,7 @@
 
 use crate::sys::{self, cargo, run};
 use anyhow::bail;
+use std::path::Path;
 use std::process::Command;
 
 /// What the interop tests and the benchmark run against.
@@ -101,7 +102,13 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         bail!("`cargo xtask test` takes no arguments (got `{arg}`)");
     }
     let root = sys::workspace_root();
+    sys::report_disk(&root, "before the tests");
+    let outcome = build_and_test(&root);
+    sys::report_disk(&root, "after the tests");
+    outcome
+}
 
+fn build_and_test(root: &Path) -> anyhow::Result<()> {
     let mut packages: Vec<&str> = vec!["build-essential", "pkg-config"];
     for (part, needs) in TEST_PACKAGES {
         if root.join(part).exists() {
@@ -128,15 +135,17 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     // One compilation gives clippy's verdict and the executables the tests run.
     build_workspace()?;
+    sys::report_disk(root, "after the Linux build");
     // Windows and macOS: clippy for both, the Windows tests under wine, the .exe files
     // and the MSI.
     crate::cross::main(&[])?;
+    sys::report_disk(root, "after the cross builds");
     run(&mut workspace_cargo("test"))?;
     // Builds every fuzz crate (so they cannot rot) and runs each target briefly.
-    crate::fuzz::ci(&root)?;
+    crate::fuzz::ci(root)?;
 
     if root.join("src-tauri/Cargo.toml").exists() {
-        crate::gui::e2e(&root)?;
+        crate::gui::e2e(root)?;
     }
     Ok(())
 }
