@@ -107,7 +107,10 @@ impl Journal {
         std::fs::create_dir_all(directory).map_err(Error::io("journal directory"))?;
         let path = Self::path_for(directory, interface);
         if path.exists() {
-            return Err(Error::NeedsRecovery(path));
+            return Err(Error::NeedsRecovery {
+                path,
+                reason: "its journal is still there".into(),
+            });
         }
         let journal = Self {
             path,
@@ -165,23 +168,25 @@ impl Journal {
         self.rewrite()
     }
 
-    /// Undoes everything, newest first, then removes the journal. An undo that fails is
-    /// reported after the others have been tried.
+    /// Undoes everything, newest first, then removes the journal. An undo that fails
+    /// does not stop the others; the failed ones stay journaled, in their order, for
+    /// the next recovery, and the first failure is reported.
     pub fn undo_all(
         mut self,
         apply: &mut dyn FnMut(&Undo) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut first_error = None;
+        let mut failed_newest_first = Vec::new();
         while let Some(undo) = self.entries.pop() {
             if let Err(error) = apply(&undo) {
                 tracing::warn!(?undo, %error, "undo failed");
                 first_error.get_or_insert(error);
-                // Keep it, so a later recovery tries again.
-                self.entries.insert(0, undo);
-                break;
+                failed_newest_first.push(undo);
             }
         }
         if let Some(error) = first_error {
+            failed_newest_first.reverse();
+            self.entries = failed_newest_first;
             self.rewrite()?;
             return Err(error);
         }
@@ -198,16 +203,27 @@ impl Journal {
     }
 }
 
-/// Undoes every journal left in `directory` (by runs that crashed); returns the
-/// interfaces they were for.
+/// What a recovery did, journal by journal.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Interfaces whose changes were all undone.
+    pub undone: Vec<String>,
+    /// Interfaces with changes that could not be undone (still journaled, for the next
+    /// try), and why.
+    pub failed: Vec<(String, Error)>,
+}
+
+/// Undoes every journal left in `directory` by runs that crashed, or only `only`'s.
+/// Each journal is recovered on its own: one that keeps failing holds up no other.
 pub(crate) fn recover_all(
     directory: &Path,
+    only: Option<&str>,
     perform: &mut dyn FnMut(&Undo) -> Result<(), Error>,
-) -> Result<Vec<String>, Error> {
-    let mut recovered = Vec::new();
+) -> Result<Recovery, Error> {
+    let mut recovery = Recovery::default();
     let entries = match std::fs::read_dir(directory) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(recovered),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(recovery),
         Err(e) => {
             return Err(Error::Io {
                 what: "reading the journal directory".into(),
@@ -220,17 +236,27 @@ pub(crate) fn recover_all(
         if path.extension().is_none_or(|e| e != "journal") {
             continue;
         }
-        if let Some(journal) = Journal::open(&path)? {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            journal.undo_all(perform)?;
-            tracing::info!(interface = %name, "network changes of a crashed run undone");
-            recovered.push(name);
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if only.is_some_and(|only| only != name) {
+            continue;
+        }
+        match Journal::open(&path)
+            .and_then(|journal| journal.map_or(Ok(()), |j| j.undo_all(perform)))
+        {
+            Ok(()) => {
+                tracing::info!(interface = %name, "network changes of a crashed run undone");
+                recovery.undone.push(name);
+            }
+            Err(error) => {
+                tracing::error!(interface = %name, %error, "network changes of a crashed run could not all be undone");
+                recovery.failed.push((name, error));
+            }
         }
     }
-    Ok(recovered)
+    Ok(recovery)
 }
 
 /// Temp file, fsync, rename, fsync the directory: the file is either old or new, never
@@ -285,7 +311,7 @@ mod tests {
         let mut journal = Journal::create(&dir, "wg9").unwrap();
         assert!(matches!(
             Journal::create(&dir, "wg9"),
-            Err(Error::NeedsRecovery(_))
+            Err(Error::NeedsRecovery { .. })
         ));
         journal
             .record(Undo::DeleteRules {
@@ -349,6 +375,87 @@ mod tests {
         assert!(result.is_err());
         let path = Journal::path_for(&dir, "wg8");
         assert_eq!(Journal::open(&path).unwrap().unwrap().entries().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn rules(priority: u32) -> Undo {
+        Undo::DeleteRules {
+            v6: false,
+            priority,
+        }
+    }
+
+    #[test]
+    fn failed_undos_stay_in_their_order_and_the_rest_are_undone() {
+        let dir = temp_dir("order");
+        let mut journal = Journal::create(&dir, "wg9").unwrap();
+        for priority in 1..=4 {
+            journal.record(rules(priority)).unwrap();
+        }
+        let mut tried = Vec::new();
+        let result = journal.undo_all(&mut |undo| {
+            tried.push(undo.clone());
+            match undo {
+                Undo::DeleteRules {
+                    priority: 2 | 3, ..
+                } => Err(Error::NoSuchInterface("x".into())),
+                _ => Ok(()),
+            }
+        });
+        assert!(result.is_err());
+        assert_eq!(
+            tried,
+            [rules(4), rules(3), rules(2), rules(1)],
+            "newest first, all tried"
+        );
+        let kept = Journal::open(&Journal::path_for(&dir, "wg9"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            kept.entries(),
+            [rules(2), rules(3)],
+            "kept as recorded, oldest first"
+        );
+        let mut retried = Vec::new();
+        kept.undo_all(&mut |undo| {
+            retried.push(undo.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(retried, [rules(3), rules(2)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_journal_that_keeps_failing_holds_up_no_other() {
+        let dir = temp_dir("independent");
+        for (interface, priority) in [("wga", 1), ("wgb", 2), ("wgc", 3)] {
+            Journal::create(&dir, interface)
+                .unwrap()
+                .record(rules(priority))
+                .unwrap();
+        }
+        let mut perform = |undo: &Undo| match undo {
+            Undo::DeleteRules { priority: 2, .. } => Err(Error::NoSuchInterface("wgb".into())),
+            _ => Ok(()),
+        };
+        let mut recovery = recover_all(&dir, None, &mut perform).unwrap();
+        recovery.undone.sort();
+        assert_eq!(recovery.undone, ["wga", "wgc"]);
+        assert_eq!(recovery.failed.len(), 1);
+        assert_eq!(recovery.failed[0].0, "wgb");
+        assert!(Journal::path_for(&dir, "wgb").exists());
+        assert!(!Journal::path_for(&dir, "wga").exists());
+
+        // Asked for one interface, only its journal is touched.
+        Journal::create(&dir, "wgd")
+            .unwrap()
+            .record(rules(4))
+            .unwrap();
+        let only = recover_all(&dir, Some("wgb"), &mut |_| Ok(())).unwrap();
+        assert_eq!(only.undone, ["wgb"]);
+        assert!(only.failed.is_empty());
+        assert!(Journal::path_for(&dir, "wgd").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -33,7 +33,7 @@ mod macos_commands;
 pub use dns::DnsBackend;
 pub use dns::{Dns, DnsSystem};
 use ipnet::IpNet;
-pub use journal::write_atomically;
+pub use journal::{Recovery, write_atomically};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -100,10 +100,20 @@ pub enum Error {
     Command { command: String, message: String },
     #[error("{what} failed: {message}")]
     System { what: &'static str, message: String },
+    #[error(
+        "a route to {destination} (table {table}) exists already through another \
+         interface, so its traffic would not enter the tunnel; remove that route or take \
+         {destination} out of AllowedIPs"
+    )]
+    RouteTaken { destination: IpNet, table: u32 },
     #[error("there is no network interface {0}")]
     NoSuchInterface(String),
-    #[error("{} holds changes of an earlier run: recover them first", .0.display())]
-    NeedsRecovery(PathBuf),
+    #[error(
+        "{} holds changes of an earlier run that could not be undone (`culvertd recover` \
+         tries again): {reason}",
+        .path.display()
+    )]
+    NeedsRecovery { path: PathBuf, reason: String },
     #[error("configuring the network is not implemented on this system yet")]
     Unsupported,
 }
@@ -210,6 +220,18 @@ impl NetConf {
 /// which interface it was, and the DNS servers to tell the user about.
 #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
 fn open_journal(paths: &Paths, network: &TunnelNetwork) -> Result<journal::Journal, Error> {
+    let earlier = journal::Journal::path_for(&paths.journal_dir, &network.interface);
+    if earlier.exists() {
+        // An earlier run's changes that a recovery could not undo then: try again now,
+        // rather than refuse this interface until the service restarts.
+        let recovery = imp::recover(paths, Some(&network.interface))?;
+        if let Some((_, error)) = recovery.failed.into_iter().next() {
+            return Err(Error::NeedsRecovery {
+                path: earlier,
+                reason: error.to_string(),
+            });
+        }
+    }
     let mut journal = journal::Journal::create(&paths.journal_dir, &network.interface)?;
     journal.record(journal::Undo::Tunnel {
         interface: network.interface.clone(),
@@ -222,13 +244,13 @@ fn open_journal(paths: &Paths, network: &TunnelNetwork) -> Result<journal::Journ
     Ok(journal)
 }
 
-/// Undoes the changes of runs that crashed; returns the interfaces they were for.
-pub fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
+/// Undoes the changes of runs that crashed, journal by journal.
+pub fn recover(paths: &Paths) -> Result<Recovery, Error> {
     #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
-    return imp::recover(paths);
+    return imp::recover(paths, None);
     #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
     {
         let _ = paths;
-        Ok(Vec::new())
+        Ok(Recovery::default())
     }
 }

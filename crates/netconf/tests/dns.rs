@@ -261,11 +261,11 @@ fn systemd_resolved_gets_the_link_servers_and_in_full_mode_every_query() {
     });
     assert_eq!(take(&calls), full_calls);
     let p = paths.clone();
-    let recovered = in_client(&lab, move || recover(&p).unwrap());
+    let recovered = in_client(&lab, move || recover(&p).unwrap().undone);
     assert_eq!(recovered, ["uplink"]);
     assert_eq!(take(&calls), [Call::RevertLink(index)]);
     let p = paths.clone();
-    assert!(in_client(&lab, move || recover(&p).unwrap()).is_empty());
+    assert!(in_client(&lab, move || recover(&p).unwrap().undone).is_empty());
     assert!(take(&calls).is_empty(), "recovery is done once");
 
     assert_eq!(
@@ -368,7 +368,10 @@ fn resolvconf_gets_a_record_of_its_own_and_loses_it_on_revert_and_recovery() {
         format!("argv: -a tun.uplink.culvert -m 0 -x\n{RECORD}")
     );
     let p = paths.clone();
-    assert_eq!(in_client(&lab, move || recover(&p).unwrap()), ["uplink"]);
+    assert_eq!(
+        in_client(&lab, move || recover(&p).unwrap().undone),
+        ["uplink"]
+    );
     assert_eq!(take_log(&log), "argv: -f -d tun.uplink.culvert\n");
     assert_eq!(std::fs::read_to_string(&resolv_conf).unwrap(), original);
 }

@@ -3,6 +3,7 @@
 //! NATs, and an "internet" host behind it. Needs root; CI runs it as root.
 #![cfg(target_os = "linux")]
 
+use culvert_netconf::journal::{Journal, Undo};
 use culvert_netconf::{Dns, NetConf, Paths, Routing, TunnelNetwork, recover};
 use culvert_netlab::{INTERNET_HOST, Kind, Lab, TUNNEL_V4, UNDERLAY_V4, can_run};
 use std::path::PathBuf;
@@ -217,6 +218,76 @@ fn kill_switch_lets_nothing_out_but_the_tunnel_and_its_endpoint() {
     in_client(lab, move || netconf.revert().unwrap());
 }
 
+/// IPv4 answers EEXIST for a route of the same destination and metric through another
+/// interface: taking that for success left the destination outside the tunnel.
+#[test]
+fn a_split_route_another_interface_holds_is_an_error_not_a_leak() {
+    if !can_run() {
+        return;
+    }
+    let mut setup = setup("taken");
+    // TEST-NET-2, only ever inside this namespace.
+    let taken: ipnet::IpNet = "198.51.100.0/24".parse().unwrap();
+    setup
+        .lab
+        .ip(0, &["route", "add", "198.51.100.0/24", "dev", "lo"]);
+    setup.network.routing = Routing::Split(vec![taken]);
+    let before = snapshot(&setup);
+    let (paths, network) = (setup.paths.clone(), setup.network.clone());
+    let refused = in_client(&setup.lab, move || {
+        NetConf::apply(&paths, &network)
+            .and_then(NetConf::revert)
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_err();
+    assert!(
+        refused.contains("198.51.100.0/24") && refused.contains("another interface"),
+        "{refused}"
+    );
+    assert_eq!(snapshot(&setup), before, "the failed activation was undone");
+}
+
+/// A journal an earlier run left for the interface, which the recovery at start could
+/// not undo: the activation tries it again, refuses with the reason while it still
+/// fails, and goes ahead once it can be undone (no restart needed).
+#[test]
+fn an_activation_first_undoes_what_an_earlier_run_left_for_its_interface() {
+    if !can_run() {
+        return;
+    }
+    let setup = setup("stale");
+    let left_behind = setup
+        .paths
+        .journal_dir
+        .with_file_name("later")
+        .join("setting");
+    let mut journal = Journal::create(&setup.paths.journal_dir, &setup.network.interface).unwrap();
+    journal
+        .record(Undo::RestoreSysctl {
+            path: left_behind.clone(),
+            value: "1\n".into(),
+        })
+        .unwrap();
+    drop(journal);
+
+    let apply_and_revert = || {
+        let (paths, network) = (setup.paths.clone(), setup.network.clone());
+        in_client(&setup.lab, move || {
+            NetConf::apply(&paths, &network)
+                .and_then(NetConf::revert)
+                .map_err(|e| e.to_string())
+        })
+    };
+    let refused = apply_and_revert().unwrap_err();
+    assert!(
+        refused.contains("could not be undone") && refused.contains("restoring a sysctl"),
+        "{refused}"
+    );
+    std::fs::create_dir_all(left_behind.parent().unwrap()).unwrap();
+    apply_and_revert().expect("the earlier run's change is undone now, and the tunnel comes up");
+    assert_eq!(std::fs::read_to_string(&left_behind).unwrap(), "1\n");
+}
+
 /// A child of this test binary applies everything, then is killed with SIGKILL; the
 /// next recovery puts the namespace back as it was.
 #[test]
@@ -263,7 +334,7 @@ fn recovery_after_kill_9_restores_everything() {
     child.wait().unwrap();
 
     let paths = setup.paths.clone();
-    let recovered = in_client(&setup.lab, move || recover(&paths).unwrap());
+    let recovered = in_client(&setup.lab, move || recover(&paths).unwrap().undone);
     assert_eq!(recovered, vec![setup.network.interface.clone()]);
     assert_eq!(
         snapshot(&setup),
@@ -272,7 +343,7 @@ fn recovery_after_kill_9_restores_everything() {
     );
     let paths = setup.paths.clone();
     assert!(
-        in_client(&setup.lab, move || recover(&paths).unwrap()).is_empty(),
+        in_client(&setup.lab, move || recover(&paths).unwrap().undone).is_empty(),
         "recovery is idempotent"
     );
 }

@@ -54,13 +54,16 @@ impl Manager {
     /// Opens the store and the state; undoes the network changes of a crashed run.
     pub fn open(paths: &ManagerPaths) -> Result<Self, StoreError> {
         match culvert_netconf::recover(&paths.netconf) {
-            Ok(recovered) if !recovered.is_empty() => {
-                tracing::warn!(
-                    ?recovered,
-                    "undid the network changes of a previous run that did not stop cleanly"
-                )
+            Ok(recovery) => {
+                if !recovery.undone.is_empty() {
+                    tracing::warn!(
+                        recovered = ?recovery.undone,
+                        "undid the network changes of a previous run that did not stop cleanly"
+                    );
+                }
+                // Each failure was logged with its reason; activating the interface
+                // tries again.
             }
-            Ok(_) => {}
             Err(error) => {
                 tracing::error!(%error, "could not undo a previous run's network changes")
             }

@@ -5,7 +5,7 @@
 mod netlink;
 
 use crate::dns::{self, DnsBackend, DnsSystem};
-use crate::journal::{Journal, Undo};
+use crate::journal::{Journal, Recovery, Undo};
 use crate::{Error, Paths, Routing, TunnelNetwork, killswitch};
 use ipnet::IpNet;
 use netlink::{Netlink, RuleKind};
@@ -234,12 +234,14 @@ impl Applied {
 
 /// Undoes every journal left in `paths.journal_dir` (after a crash); returns the
 /// interfaces they were for.
-pub(crate) fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
+pub(crate) fn recover(paths: &Paths, only: Option<&str>) -> Result<Recovery, Error> {
     if !paths.journal_dir.exists() {
-        return Ok(Vec::new());
+        return Ok(Recovery::default());
     }
     let netlink = Netlink::new()?;
-    crate::journal::recover_all(&paths.journal_dir, &mut |undo| perform(&netlink, undo))
+    crate::journal::recover_all(&paths.journal_dir, only, &mut |undo| {
+        perform(&netlink, undo)
+    })
 }
 
 fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {

@@ -6,7 +6,7 @@ use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleFlags, RuleMessage};
 use rtnetlink::{Handle, IpVersion, LinkUnspec, RouteMessageBuilder};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub(crate) struct Netlink {
     runtime: tokio::runtime::Runtime,
@@ -88,8 +88,18 @@ impl Netlink {
         };
         self.runtime.block_on(async {
             if add {
-                ignore_exists(self.handle.route().add(message).execute().await)
-                    .map_err(Error::netlink("add route"))
+                let added = self.handle.route().add(message).execute().await;
+                // The kernel says EEXIST for an IPv4 route of the same destination and
+                // metric through any interface: unless it is ours, this destination's
+                // traffic would not enter the tunnel.
+                if errno(&added) == Some(libc_eexist()) {
+                    return if self.has_route(index, destination, table).await {
+                        Ok(())
+                    } else {
+                        Err(Error::RouteTaken { destination, table })
+                    };
+                }
+                added.map_err(Error::netlink("add route"))
             } else {
                 ignore_missing(self.handle.route().del(message).execute().await)
                     .map_err(Error::netlink("delete route"))
@@ -187,6 +197,48 @@ const fn libc_eexist() -> i32 {
 }
 
 impl Netlink {
+    /// Whether `table` has a route to exactly `destination` through interface `index`.
+    async fn has_route(&self, index: u32, destination: IpNet, table: u32) -> bool {
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+        let dump = match destination {
+            IpNet::V4(_) => RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            IpNet::V6(_) => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        };
+        let Ok(routes) = self
+            .handle
+            .route()
+            .get(dump)
+            .execute()
+            .try_collect::<Vec<_>>()
+            .await
+        else {
+            return false;
+        };
+        routes.iter().any(|route| {
+            let attribute = |pick: &dyn Fn(&RouteAttribute) -> Option<u32>| {
+                route.attributes.iter().find_map(pick)
+            };
+            let route_table = attribute(&|a| match a {
+                RouteAttribute::Table(t) => Some(*t),
+                _ => None,
+            })
+            .unwrap_or(u32::from(route.header.table));
+            let oif = attribute(&|a| match a {
+                RouteAttribute::Oif(i) => Some(*i),
+                _ => None,
+            });
+            let address = route.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+                RouteAttribute::Destination(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+                _ => None,
+            });
+            route.header.destination_prefix_length == destination.prefix_len()
+                && address == Some(destination.addr())
+                && route_table == table
+                && oif == Some(index)
+        })
+    }
+
     /// The MTU of the interface that carries the IPv4 default route, as wg-quick bases
     /// its automatic MTU on.
     pub(crate) fn default_route_mtu(&self) -> Option<u32> {

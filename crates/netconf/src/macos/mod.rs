@@ -5,7 +5,7 @@
 
 mod commands;
 
-use crate::journal::{Journal, Undo};
+use crate::journal::{Journal, Recovery, Undo};
 use crate::{DnsSystem, Error, Paths, Routing, TunnelNetwork};
 use ipnet::IpNet;
 use std::net::SocketAddr;
@@ -214,8 +214,8 @@ impl Applied {
     }
 }
 
-pub(crate) fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
-    crate::journal::recover_all(&paths.journal_dir, &mut perform)
+pub(crate) fn recover(paths: &Paths, only: Option<&str>) -> Result<Recovery, Error> {
+    crate::journal::recover_all(&paths.journal_dir, only, &mut perform)
 }
 
 fn perform(undo: &Undo) -> Result<(), Error> {

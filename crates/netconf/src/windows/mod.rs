@@ -15,7 +15,7 @@ mod iphlp;
 mod trust;
 mod wfp;
 
-use crate::journal::{Journal, Undo};
+use crate::journal::{Journal, Recovery, Undo};
 use crate::killswitch::windows_filters::{self, Spec};
 use crate::{DnsSystem, Error, Paths, Routing, TunnelNetwork};
 use ipnet::IpNet;
@@ -236,12 +236,12 @@ impl Applied {
 
 /// Undoes every journal left in `paths.journal_dir`, the kill switch's WFP objects
 /// included; only in a folder no one else controls ([`trust`]).
-pub(crate) fn recover(paths: &Paths) -> Result<Vec<String>, Error> {
+pub(crate) fn recover(paths: &Paths, only: Option<&str>) -> Result<Recovery, Error> {
     if !paths.journal_dir.exists() {
-        return Ok(Vec::new());
+        return Ok(Recovery::default());
     }
     trust::check_journal_dir(&paths.journal_dir)?;
-    crate::journal::recover_all(&paths.journal_dir, &mut perform)
+    crate::journal::recover_all(&paths.journal_dir, only, &mut perform)
 }
 
 fn perform(undo: &Undo) -> Result<(), Error> {

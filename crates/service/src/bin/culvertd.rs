@@ -86,22 +86,27 @@ fn recover(options: &DaemonOptions) -> anyhow::Result<()> {
         );
     }
     let journals = &options.paths.netconf.journal_dir;
-    let recovered = culvert_netconf::recover(&options.paths.netconf).with_context(|| {
-        format!(
-            "cannot undo all the network changes journaled in {}; what could not be undone \
-             stays journaled for the next try",
+    let recovery = culvert_netconf::recover(&options.paths.netconf)
+        .with_context(|| format!("cannot read the journals in {}", journals.display()))?;
+    if !recovery.undone.is_empty() {
+        println!(
+            "undid the network changes an earlier culvertd left for {}",
+            recovery.undone.join(", ")
+        );
+    }
+    for (interface, error) in &recovery.failed {
+        eprintln!("could not undo all the network changes left for {interface}: {error}");
+    }
+    if !recovery.failed.is_empty() {
+        anyhow::bail!(
+            "what could not be undone stays journaled in {} for the next try",
             journals.display()
-        )
-    })?;
-    if recovered.is_empty() {
+        );
+    }
+    if recovery.undone.is_empty() {
         println!(
             "nothing to undo: no network changes of an earlier culvertd are journaled in {}",
             journals.display()
-        );
-    } else {
-        println!(
-            "undid the network changes an earlier culvertd left for {}",
-            recovered.join(", ")
         );
     }
     Ok(())
