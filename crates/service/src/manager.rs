@@ -178,19 +178,6 @@ impl Manager {
         caller_is_root: bool,
         resolved: &Resolved,
     ) -> Result<ResponseBody, IpcError> {
-        if !caller_is_root {
-            let text = match &request {
-                Request::ImportTunnel { config_text, .. }
-                | Request::UpdateTunnel { config_text, .. } => Some(config_text.as_str()),
-                _ => None,
-            };
-            if text.is_some_and(has_hooks) {
-                return Err(IpcError::new(
-                    IpcErrorKind::PermissionDenied,
-                    "PreUp/PostUp/PreDown/PostDown run as root: only root may store a config that has them",
-                ));
-            }
-        }
         match request {
             Request::ListTunnels => {
                 let tunnels = self
@@ -208,22 +195,28 @@ impl Manager {
                 config_text,
                 on_conflict,
             } => self
-                .import(name, config_text.as_str(), on_conflict, "import")
+                .import(
+                    name,
+                    config_text.as_str(),
+                    on_conflict,
+                    "import",
+                    caller_is_root,
+                )
                 .map(ResponseBody::Imported),
             Request::ImportZip { bytes, on_conflict } => {
-                self.import_zip(bytes.as_bytes(), on_conflict)
+                self.import_zip(bytes.as_bytes(), on_conflict, caller_is_root)
             }
             Request::CreateTunnel { name } => {
                 let key = culvert_config::PrivateKey::generate();
                 let text = format!("[Interface]\nPrivateKey = {}\n", &*key.to_base64());
                 // The protocol promises the new tunnel's detail: its public key is
                 // what the person hands to the other side.
-                self.import(name, &text, OnConflict::Fail, "created")
+                self.import(name, &text, OnConflict::Fail, "created", caller_is_root)
                     .and_then(|created| self.detail(&created.name))
                     .map(ResponseBody::Tunnel)
             }
             Request::UpdateTunnel { name, config_text } => {
-                self.update(&name, config_text.as_str(), resolved)
+                self.update(&name, config_text.as_str(), resolved, caller_is_root)
             }
             Request::RenameTunnel { from, to } => {
                 if self.active.contains_key(from.as_str()) {
@@ -232,6 +225,9 @@ impl Manager {
                         format!("deactivate `{from}` before renaming it"),
                     ));
                 }
+                // A renamed config is stored anew: under its new name it is the caller's.
+                let text = self.store.load(&from).map_err(store_error)?;
+                self.admit(&from, &text, caller_is_root)?;
                 self.store.rename(&from, &to).map_err(store_error)?;
                 // A tunnel that failed to come back at start is not revived under a new name.
                 self.state.active.retain(|n| n != from.as_str());
@@ -408,9 +404,9 @@ impl Manager {
         text: &str,
         on_conflict: OnConflict,
         source: &str,
+        caller_is_root: bool,
     ) -> Result<ImportedTunnel, IpcError> {
-        let parsed = culvert_config::parse(text)
-            .map_err(|errors| IpcError::invalid_config(&name, &errors))?;
+        let parsed = self.admit(&name, text, caller_is_root)?;
         let exists = self.store.exists(&name);
         let name = match (exists, on_conflict) {
             (false, _) | (true, OnConflict::Replace) => name,
@@ -450,6 +446,7 @@ impl Manager {
         &mut self,
         bytes: &[u8],
         on_conflict: OnConflict,
+        caller_is_root: bool,
     ) -> Result<ResponseBody, IpcError> {
         let files = culvert_config::import_zip(bytes).map_err(|e| {
             IpcError::invalid_request(format!("the archive cannot be imported: {e}"))
@@ -457,7 +454,13 @@ impl Manager {
         let (mut imported, mut skipped) = (Vec::new(), Vec::new());
         for file in files {
             let result = match file.outcome {
-                Ok(entry) => self.import(entry.name, &entry.text, on_conflict, &file.path),
+                Ok(entry) => self.import(
+                    entry.name,
+                    &entry.text,
+                    on_conflict,
+                    &file.path,
+                    caller_is_root,
+                ),
                 Err(error) => Err(IpcError::invalid_request(error.to_string())),
             };
             match result {
@@ -476,11 +479,12 @@ impl Manager {
         name: &TunnelName,
         edited: &str,
         resolved: &Resolved,
+        caller_is_root: bool,
     ) -> Result<ResponseBody, IpcError> {
         let stored = self.store.load(name).map_err(store_error)?;
+        // The text that will be stored, hidden keys put back, is the one judged.
         let text = restore_redacted_keys(edited, &stored);
-        let parsed = culvert_config::parse(text.as_str())
-            .map_err(|errors| IpcError::invalid_config(name, &errors))?;
+        let parsed = self.admit(name, text.as_str(), caller_is_root)?;
         self.store.save(name, text.as_str()).map_err(store_error)?;
         // A saved change takes effect at once, as in the official clients.
         if self.active.contains_key(name.as_str()) {
@@ -499,6 +503,31 @@ impl Manager {
         Ok(ResponseBody::Updated {
             warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
         })
+    }
+
+    /// The one gate of every config that is stored (import, zip, create, update, rename):
+    /// `text` exactly as it will be stored must parse, and hooks, which run as root, are
+    /// root's alone and only while the administrator allows scripts.
+    fn admit(
+        &self,
+        name: &TunnelName,
+        text: &str,
+        caller_is_root: bool,
+    ) -> Result<culvert_config::Parsed, IpcError> {
+        let parsed = culvert_config::parse(text)
+            .map_err(|errors| IpcError::invalid_config(name, &errors))?;
+        if has_hooks(&parsed.config) {
+            let refusal = if !caller_is_root {
+                "PreUp/PostUp/PreDown/PostDown run as root: only root may store a config that has them"
+            } else if !self.settings.allow_scripts {
+                "this config has PreUp/PostUp/PreDown/PostDown, and scripts are disabled \
+                 (allow_scripts = true in culvertd.toml enables them)"
+            } else {
+                return Ok(parsed);
+            };
+            return Err(IpcError::new(IpcErrorKind::PermissionDenied, refusal));
+        }
+        Ok(parsed)
     }
 
     fn is_active(&self, name: &TunnelName) -> bool {
@@ -693,16 +722,13 @@ fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
-/// Whether a config has any PreUp/PostUp/PreDown/PostDown (an invalid config is left to
-/// the parser's errors).
-fn has_hooks(text: &str) -> bool {
-    culvert_config::parse(text).is_ok_and(|p| {
-        let i = &p.config.interface;
-        !(i.pre_up.is_empty()
-            && i.post_up.is_empty()
-            && i.pre_down.is_empty()
-            && i.post_down.is_empty())
-    })
+/// Whether a config has any PreUp/PostUp/PreDown/PostDown.
+fn has_hooks(config: &Config) -> bool {
+    let i = &config.interface;
+    !(i.pre_up.is_empty()
+        && i.post_up.is_empty()
+        && i.pre_down.is_empty()
+        && i.post_down.is_empty())
 }
 
 /// Why two tunnels cannot be up together, if they cannot: their routes or their
@@ -777,9 +803,16 @@ mod tests {
     }
 
     fn manager(tag: &str) -> (Manager, std::path::PathBuf) {
+        manager_with_settings(tag, "")
+    }
+
+    /// A manager whose administrator wrote `settings` into culvertd.toml.
+    fn manager_with_settings(tag: &str, settings: &str) -> (Manager, std::path::PathBuf) {
         let dir =
             std::env::temp_dir().join(format!("culvertd-manager-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("culvertd.toml"), settings).unwrap();
         let paths = ManagerPaths {
             settings: dir.join("culvertd.toml"),
             tunnels: dir.join("tunnels"),
@@ -792,6 +825,15 @@ mod tests {
         (Manager::open(&paths).unwrap(), dir)
     }
 
+    /// `text` with a PostUp line in its [Interface] section.
+    fn with_post_up(text: &str) -> String {
+        text.replace("[Peer]", "PostUp = id > /tmp/owned\n\n[Peer]")
+    }
+
+    fn stored_text(manager: &Manager, name: &str) -> Option<String> {
+        manager.store.load(&TunnelName::new(name).unwrap()).ok()
+    }
+
     fn import(text: String, name: &str) -> Request {
         Request::ImportTunnel {
             name: TunnelName::new(name).unwrap(),
@@ -801,16 +843,119 @@ mod tests {
     }
 
     #[test]
-    fn only_root_stores_hook_scripts() {
-        let (mut manager, dir) = manager("hooks");
-        let text = config("10.5.0.2/24", "10.5.0.0/24")
-            .to_text()
-            .replace("[Peer]", "PostUp = id\n\n[Peer]");
+    fn only_root_stores_hook_scripts_and_only_while_scripts_are_allowed() {
+        let text = with_post_up(&config("10.5.0.2/24", "10.5.0.0/24").to_text());
+        let (mut manager, dir) = manager_with_settings("hooks", "allow_scripts = true\n");
         let refused = manager
             .handle(import(text.clone(), "hooked"), false)
             .unwrap_err();
         assert_eq!(refused.kind, IpcErrorKind::PermissionDenied);
-        assert!(manager.handle(import(text, "hooked"), true).is_ok());
+        assert_eq!(stored_text(&manager, "hooked"), None);
+        assert!(manager.handle(import(text.clone(), "hooked"), true).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let (mut manager, dir) = manager_with_settings("hooks-off", "");
+        let refused = manager.handle(import(text, "hooked"), true).unwrap_err();
+        assert_eq!(refused.kind, IpcErrorKind::PermissionDenied);
+        assert!(
+            refused.message.contains("allow_scripts"),
+            "{}",
+            refused.message
+        );
+        assert_eq!(stored_text(&manager, "hooked"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_member_cannot_add_hooks_by_editing_with_the_key_hidden() {
+        let (mut manager, dir) = manager_with_settings("hooks-edit", "allow_scripts = true\n");
+        let original = config("10.5.1.2/24", "10.5.1.0/24").to_text();
+        manager
+            .handle(import(original.clone(), "edited"), false)
+            .unwrap();
+        // What `culvert edit` and the app send: the key hidden, a line added.
+        let edited = with_post_up(&redact_config_text(&original));
+        assert!(edited.contains(culvert_ipc::REDACTED));
+        let refused = manager
+            .handle(
+                Request::UpdateTunnel {
+                    name: TunnelName::new("edited").unwrap(),
+                    config_text: ConfigText::new(edited),
+                },
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(refused.kind, IpcErrorKind::PermissionDenied);
+        assert_eq!(stored_text(&manager, "edited").as_deref(), Some(&*original));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_member_cannot_store_hooks_through_a_zip() {
+        let (mut manager, dir) = manager_with_settings("hooks-zip", "allow_scripts = true\n");
+        let hooked = with_post_up(&config("10.5.2.2/24", "10.5.2.0/24").to_text());
+        let plain = config("10.5.3.2/24", "10.5.3.0/24").to_text();
+        let (a, b) = (
+            TunnelName::new("hooked").unwrap(),
+            TunnelName::new("plain").unwrap(),
+        );
+        let zip = culvert_config::export_zip_texts([(&a, hooked.as_str()), (&b, plain.as_str())])
+            .unwrap();
+        let Ok(ResponseBody::ZipImported { imported, skipped }) = manager.handle(
+            Request::ImportZip {
+                bytes: SecretBytes::new(zip),
+                on_conflict: OnConflict::Fail,
+            },
+            false,
+        ) else {
+            panic!("the archive itself is fine");
+        };
+        assert_eq!(imported.len(), 1);
+        assert_eq!(imported[0].name.as_str(), "plain");
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].error.kind, IpcErrorKind::PermissionDenied);
+        assert_eq!(stored_text(&manager, "hooked"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_member_cannot_take_over_roots_hooks_by_renaming() {
+        let (mut manager, dir) = manager_with_settings("hooks-rename", "allow_scripts = true\n");
+        let hooked = with_post_up(&config("10.5.4.2/24", "10.5.4.0/24").to_text());
+        manager
+            .handle(import(hooked.clone(), "roots"), true)
+            .unwrap();
+        let rename = Request::RenameTunnel {
+            from: TunnelName::new("roots").unwrap(),
+            to: TunnelName::new("mine").unwrap(),
+        };
+        let refused = manager.handle(rename.clone(), false).unwrap_err();
+        assert_eq!(refused.kind, IpcErrorKind::PermissionDenied);
+        assert_eq!(stored_text(&manager, "roots").as_deref(), Some(&*hooked));
+        assert_eq!(stored_text(&manager, "mine"), None);
+        assert!(manager.handle(rename, true).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn text_that_does_not_parse_is_never_stored() {
+        let (mut manager, dir) = manager("unparsable");
+        let original = config("10.5.5.2/24", "10.5.5.0/24").to_text();
+        manager
+            .handle(import(original.clone(), "kept"), false)
+            .unwrap();
+        let broken = format!("{}\nPostUp\n", redact_config_text(&original));
+        let refused = manager
+            .handle(
+                Request::UpdateTunnel {
+                    name: TunnelName::new("kept").unwrap(),
+                    config_text: ConfigText::new(broken),
+                },
+                false,
+            )
+            .unwrap_err();
+        assert!(matches!(refused.kind, IpcErrorKind::InvalidConfig { .. }));
+        assert_eq!(stored_text(&manager, "kept").as_deref(), Some(&*original));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
