@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use culvert_ipc::{
-    Event, LogLevel, LogLine, PeerInfo, PeerStats, RoutingMode, ServiceStatus, TunnelDetail,
-    TunnelState, TunnelSummary,
+    Event, LogLevel, LogLine, MAX_LOGGED_CHARS, PeerInfo, PeerStats, RoutingMode, ServiceStatus,
+    TunnelDetail, TunnelState, TunnelSummary, printable,
 };
 
 /// A duration the way `wg show` writes it: `1 minute, 3 seconds`,
@@ -294,11 +294,13 @@ pub fn log_line(line: &LogLine) -> String {
         LogLevel::Debug => "DEBUG",
         LogLevel::Trace => "TRACE",
     };
+    // The service escapes what it logs; an older or foreign one may not, and this may
+    // be a root terminal.
     format!(
         "{} {level:>5} {}: {}",
         utc_timestamp(line.unix_millis),
-        line.target,
-        line.message
+        printable(&line.target, MAX_LOGGED_CHARS),
+        printable(&line.message, MAX_LOGGED_CHARS)
     )
 }
 

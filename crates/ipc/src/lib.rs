@@ -6,6 +6,7 @@
 //!   data: no I/O, usable from the GUI and in tests.
 //! - [`types`]: what the messages carry (tunnel summaries and details, peer stats,
 //!   log lines) and the wrappers that keep secrets out of `Debug` output.
+//! - [`printable`]: outside text made safe to log and to print in a terminal.
 //! - [`redact`]: hides private and pre-shared keys in config text, and puts them back
 //!   when an edited, redacted config is saved.
 //! - [`frame`]: 4-byte big-endian length + JSON, with a sans-IO [`FrameDecoder`],
@@ -28,6 +29,7 @@ pub mod files;
 pub mod frame;
 pub mod import_file;
 pub mod messages;
+pub mod printable;
 pub mod redact;
 pub mod transport;
 pub mod types;
@@ -46,6 +48,7 @@ pub use messages::{
     ClientMessage, Event, Hello, PROTOCOL_VERSION, Request, RequestEnvelope, Response,
     ResponseBody, ServerMessage, Welcome, request_id,
 };
+pub use printable::{MAX_LOGGED_CHARS, printable};
 pub use redact::{REDACTED, redact_config_text, restore_redacted_keys};
 pub use transport::{
     DEFAULT_ADDRESS, JOIN_GROUP_HINT, Listener, PIPE_NAME, SERVICE_GROUP, SOCKET_PATH,

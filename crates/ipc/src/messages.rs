@@ -170,7 +170,9 @@ pub enum Request {
     /// Every tunnel as `NAME.conf` in a zip. -> [`ResponseBody::Zip`].
     ExportAllZip { include_private_keys: bool },
     /// Log lines with `seq` greater than `since` (the newest ones when `None`), at most
-    /// `limit` of them (the service caps it). -> [`ResponseBody::LogLines`].
+    /// `limit` of them and no more than fit in half a frame, the newest kept. Each value
+    /// in a line is escaped and cut to [`crate::MAX_LOGGED_CHARS`] characters
+    /// ([`crate::printable`]). -> [`ResponseBody::LogLines`].
     ReadLog {
         #[serde(default)]
         since: Option<u64>,

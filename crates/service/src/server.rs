@@ -7,25 +7,41 @@ use crate::hub::{Hub, Subscription};
 use crate::logring::LogRing;
 use crate::manager::Manager;
 use crate::resolve::{Resolved, Resolver};
+use crate::slots::{SlotLimits, Slots};
 use culvert_ipc::{
-    ClientMessage, Event, IpcError, Listener, PROTOCOL_VERSION, Request, Response, ResponseBody,
-    SERVICE_GROUP, ServerMessage, ServiceStatus, Stream, authorize, decode, read_frame, request_id,
-    write_frame,
+    ClientMessage, Event, FrameError, IpcError, IpcErrorKind, Listener, PROTOCOL_VERSION, Request,
+    Response, ResponseBody, SERVICE_GROUP, ServerMessage, ServiceStatus, Stream, authorize, decode,
+    read_frame, request_id, write_frame,
 };
-use std::sync::mpsc::{RecvTimeoutError, Sender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Outgoing messages a client may have queued before it counts as too slow.
 const CLIENT_QUEUE: usize = 256;
-/// Clients served at once; more are refused with a reason, so no one can exhaust the
-/// service's threads and descriptors.
-const MAX_CLIENTS: usize = 64;
-/// A client must say hello within this.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a request's endpoint names are looked up again when its config changed
 /// while they were being looked up, before the request fails with "try again".
 const RESOLVE_ROUNDS: usize = 3;
+
+/// How many clients the service serves, and how long a quiet one keeps its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub slots: SlotLimits,
+    /// A client must say hello within this.
+    pub hello_timeout: Duration,
+    /// A welcomed client that follows no events is let go after this without a request.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            slots: SlotLimits::default(),
+            hello_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
 
 pub struct Server {
     manager: Mutex<Manager>,
@@ -35,6 +51,8 @@ pub struct Server {
     started: Instant,
     group: String,
     clients: std::sync::atomic::AtomicUsize,
+    slots: Arc<Slots>,
+    limits: ConnectionLimits,
 }
 
 impl std::fmt::Debug for Server {
@@ -47,6 +65,15 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     pub fn new(manager: Manager, hub: Arc<Hub>, log: Arc<LogRing>) -> Arc<Self> {
+        Self::with_limits(manager, hub, log, ConnectionLimits::default())
+    }
+
+    pub fn with_limits(
+        manager: Manager,
+        hub: Arc<Hub>,
+        log: Arc<LogRing>,
+        limits: ConnectionLimits,
+    ) -> Arc<Self> {
         Arc::new(Self {
             resolver: manager.resolver(),
             manager: Mutex::new(manager),
@@ -55,6 +82,8 @@ impl Server {
             started: Instant::now(),
             group: SERVICE_GROUP.into(),
             clients: std::sync::atomic::AtomicUsize::new(0),
+            slots: Arc::default(),
+            limits,
         })
     }
 
@@ -62,15 +91,13 @@ impl Server {
     pub fn serve(self: &Arc<Self>, listener: Listener) {
         loop {
             match listener.accept() {
-                Ok(mut stream) => {
+                Ok(stream) => {
                     use std::sync::atomic::Ordering;
-                    if self.clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                    if self.clients.fetch_add(1, Ordering::SeqCst) >= self.limits.slots.total {
                         self.clients.fetch_sub(1, Ordering::SeqCst);
-                        let error = IpcError::new(
-                            culvert_ipc::IpcErrorKind::Busy,
-                            "too many clients are connected",
-                        );
-                        let _ = write_frame(&mut stream, &ServerMessage::Rejected { error });
+                        let error =
+                            IpcError::new(IpcErrorKind::Busy, "too many clients are connected");
+                        turn_away(stream, error);
                         continue;
                     }
                     let server = Arc::clone(self);
@@ -142,18 +169,22 @@ impl Server {
             Ok(identity) => identity,
             Err(error) => {
                 tracing::warn!(%error, "refused a client");
-                let mut stream = stream;
-                let _ = write_frame(&mut stream, &ServerMessage::Rejected { error });
-                return;
+                return turn_away(stream, error);
             }
         };
-        // The hello must come soon; after it a client may stay as long as it likes.
+        let _slot = match self.slots.take(&identity, self.limits.slots) {
+            Ok(slot) => slot,
+            Err(error) => {
+                tracing::warn!(%identity, %error, "turned a client away");
+                return turn_away(stream, error);
+            }
+        };
         let (Ok(mut reader), Ok(watched), mut writer) =
             (stream.try_clone(), stream.try_clone(), stream)
         else {
             return;
         };
-        let Ok(said_hello) = hello_deadline(watched) else {
+        let Ok(watchdog) = watchdog(watched, self.limits) else {
             return;
         };
         let hello = match read_frame(&mut reader)
@@ -170,7 +201,7 @@ impl Server {
         };
         let answer = hello.answer(env!("CARGO_PKG_VERSION"));
         let welcomed = matches!(answer, ServerMessage::Welcome(_));
-        let _ = said_hello.send(());
+        let _ = watchdog.send(Heard::Hello);
         if write_frame(&mut writer, &answer).is_err() || !welcomed {
             return;
         }
@@ -178,16 +209,9 @@ impl Server {
 
         let (queue, outgoing) = sync_channel::<ServerMessage>(CLIENT_QUEUE);
         let subscription = self.hub.register(queue.clone());
-        let writer_thread =
-            std::thread::Builder::new()
-                .name("ipc-writer".into())
-                .spawn(move || {
-                    for message in outgoing {
-                        if write_frame(&mut writer, &message).is_err() {
-                            break;
-                        }
-                    }
-                });
+        let writer_thread = std::thread::Builder::new()
+            .name("ipc-writer".into())
+            .spawn(move || send_queued(&mut writer, outgoing));
         let Ok(writer_thread) = writer_thread else {
             self.hub.unregister(&subscription);
             return;
@@ -213,6 +237,11 @@ impl Server {
             tracing::debug!(request = envelope.request.type_name(), "request");
             let is_root = matches!(identity.grant, culvert_ipc::Grant::Root);
             let result = self.handle(envelope.request, &subscription, is_root);
+            let following = !subscription
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty();
+            let _ = watchdog.send(Heard::Request { following });
             if queue
                 .send(ServerMessage::Response(Response {
                     id: envelope.id,
@@ -291,19 +320,77 @@ impl Server {
     }
 }
 
-/// Ends `stream` unless the returned sender fires within [`HELLO_TIMEOUT`], so a client
-/// cannot hold one of the service's slots without saying hello. A watchdog rather than a
-/// read timeout, which named pipes do not have. Dropping the sender ends it too.
-fn hello_deadline(stream: Stream) -> std::io::Result<Sender<()>> {
-    let (said_hello, wait) = std::sync::mpsc::channel::<()>();
+/// Writes each queued message to the client until the queue closes or a write fails.
+/// An answer too large for one frame becomes an error answer to the same request, so
+/// the client hears why rather than losing the connection; an event that large (none
+/// should be) is skipped.
+fn send_queued(writer: &mut impl std::io::Write, outgoing: Receiver<ServerMessage>) {
+    for message in outgoing {
+        let written = match write_frame(writer, &message) {
+            Err(FrameError::TooLarge { len, max }) => match message {
+                ServerMessage::Response(Response { id, .. }) => {
+                    let error = IpcError::new(
+                        IpcErrorKind::Unsupported,
+                        format!(
+                            "the answer would be {len} bytes, more than one message may carry \
+                             ({max}): ask for less, such as fewer log lines or one tunnel at a time"
+                        ),
+                    );
+                    write_frame(writer, &ServerMessage::Response(Response::error(id, error)))
+                }
+                _ => Ok(()),
+            },
+            other => other,
+        };
+        if written.is_err() {
+            break;
+        }
+    }
+}
+
+/// Tells a client why it is not served, and closes its connection.
+fn turn_away(mut stream: Stream, error: IpcError) {
+    let _ = write_frame(&mut stream, &ServerMessage::Rejected { error });
+}
+
+/// What a connection's watchdog hears from the thread reading it.
+enum Heard {
+    Hello,
+    /// A request was answered; `following`: the client is subscribed to events.
+    Request {
+        following: bool,
+    },
+}
+
+/// Ends `stream` when its client goes quiet: no hello within the hello timeout, or,
+/// once welcomed, no request for the idle timeout while it follows no events (a
+/// follower, such as the app, may stay as long as it likes). A watchdog rather than
+/// read timeouts, which named pipes do not have; dropping the sender ends it.
+fn watchdog(stream: Stream, limits: ConnectionLimits) -> std::io::Result<Sender<Heard>> {
+    let (heard, hears) = std::sync::mpsc::channel();
     std::thread::Builder::new()
-        .name("ipc-hello".into())
+        .name("ipc-watchdog".into())
         .spawn(move || {
-            if let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(HELLO_TIMEOUT) {
-                let _ = stream.shutdown();
+            let mut wait = limits.hello_timeout;
+            let mut following = false;
+            loop {
+                match hears.recv_timeout(wait) {
+                    Ok(Heard::Hello) => wait = limits.idle_timeout,
+                    Ok(Heard::Request { following: now }) => {
+                        following = now;
+                        wait = limits.idle_timeout;
+                    }
+                    Err(RecvTimeoutError::Timeout) if following => {}
+                    Err(RecvTimeoutError::Timeout) => {
+                        tracing::debug!("let a quiet client go");
+                        let _ = stream.shutdown();
+                        return;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
             }
         })?;
-    Ok(said_hello)
+    Ok(heard)
 }
 
 #[cfg(test)]
@@ -352,9 +439,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn other_clients_are_answered_while_an_activation_waits_for_dns() {
-        let dir = std::env::temp_dir().join(format!("culvertd-server-dns-{}", std::process::id()));
+    /// A manager of its own under the temp directory, which the caller removes.
+    fn test_manager(tag: &str) -> (Manager, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("culvertd-server-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let paths = ManagerPaths {
             settings: dir.join("culvertd.toml"),
@@ -365,7 +453,12 @@ mod tests {
                 resolv_conf: dir.join("resolv.conf"),
             },
         };
-        let mut manager = Manager::open(&paths).unwrap();
+        (Manager::open(&paths).unwrap(), dir)
+    }
+
+    #[test]
+    fn other_clients_are_answered_while_an_activation_waits_for_dns() {
+        let (mut manager, dir) = test_manager("dns");
         let resolver = Arc::new(HeldResolver::default());
         manager.set_resolver(Arc::clone(&resolver) as _);
         let name = TunnelName::new("slowdns").unwrap();
@@ -421,6 +514,106 @@ mod tests {
             error.message.contains("vpn.example.invalid:51820")
                 && error.message.contains("knows no names"),
             "{error}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_answer_too_large_to_send_becomes_an_error_and_the_connection_goes_on() {
+        let (queue, outgoing) = sync_channel(4);
+        let huge = ConfigText::new("#".repeat(culvert_ipc::MAX_FRAME + 1));
+        queue
+            .send(ServerMessage::Response(Response::ok(
+                7,
+                ResponseBody::Exported { text: huge },
+            )))
+            .unwrap();
+        queue
+            .send(ServerMessage::Response(Response::ok(8, ResponseBody::Done)))
+            .unwrap();
+        drop(queue);
+        let mut written = Vec::new();
+        send_queued(&mut written, outgoing);
+
+        let mut reader = written.as_slice();
+        let mut answers = Vec::new();
+        while let Some(frame) = read_frame(&mut reader).unwrap() {
+            answers.push(decode::<ServerMessage>(&frame).unwrap());
+        }
+        let [
+            ServerMessage::Response(first),
+            ServerMessage::Response(second),
+        ] = &answers[..]
+        else {
+            panic!("two answers, not {answers:?}");
+        };
+        assert_eq!(first.id, 7);
+        let error = first.result.as_ref().unwrap_err();
+        assert_eq!(error.kind, IpcErrorKind::Unsupported);
+        assert!(error.message.contains("ask for less"), "{error}");
+        assert_eq!(second.id, 8);
+        assert_eq!(second.result, Ok(ResponseBody::Done));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_quiet_client_is_let_go_and_a_follower_is_not() {
+        use culvert_ipc::{EventKind, Hello, RequestEnvelope};
+        use std::os::unix::fs::MetadataExt as _;
+        if std::fs::metadata("/proc/self").map_or(true, |m| m.uid() != 0) {
+            eprintln!("skipped: the service admits only root and its group, and this is neither");
+            return;
+        }
+        let (manager, dir) = test_manager("idle");
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("culvertd.sock");
+        let limits = ConnectionLimits {
+            idle_timeout: Duration::from_millis(300),
+            ..ConnectionLimits::default()
+        };
+        let server = Server::with_limits(manager, Arc::default(), Arc::default(), limits);
+        let listener = Listener::bind(&socket, "culvert").unwrap();
+        std::thread::spawn(move || server.serve(listener));
+
+        let connect = || {
+            let mut stream = Stream::connect(&socket).unwrap();
+            write_frame(&mut stream, &ClientMessage::Hello(Hello::new("test"))).unwrap();
+            let welcome = read_frame(&mut stream).unwrap().unwrap();
+            assert!(matches!(decode(&welcome), Ok(ServerMessage::Welcome(_))));
+            stream
+        };
+        let ask = |stream: &mut Stream, id, request| {
+            let envelope = ClientMessage::Request(RequestEnvelope { id, request });
+            write_frame(stream, &envelope).unwrap();
+            let frame = read_frame(stream).unwrap().expect("an answer, not the end");
+            let Ok(ServerMessage::Response(response)) = decode(&frame) else {
+                panic!("a response");
+            };
+            response
+        };
+
+        let mut follower = connect();
+        let events = [EventKind::Tunnels].into_iter().collect();
+        assert!(
+            ask(&mut follower, 1, Request::Subscribe { events })
+                .result
+                .is_ok()
+        );
+        let mut quiet = connect();
+        let (ended, end) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = ended.send(read_frame(&mut quiet).map(|frame| frame.is_none()));
+        });
+        let ended = end.recv_timeout(Duration::from_secs(30));
+        assert!(
+            matches!(ended, Ok(Ok(true))),
+            "a client that said nothing for the idle timeout kept its connection: {ended:?}"
+        );
+        // The follower has been quiet longer than that, and is still served.
+        let listed = ask(&mut follower, 2, Request::ListTunnels);
+        assert!(
+            matches!(listed.result, Ok(ResponseBody::TunnelList { .. })),
+            "{listed:?}"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -117,9 +117,11 @@ fn init_logging(log: Option<(&Arc<LogRing>, &Arc<Hub>)>) {
         // netlink-packet-route warns about every attribute a newer kernel grew (each
         // interface change): noise in the log a person reads.
         .unwrap_or_else(|_| "info,netlink_packet_route=error".into());
-    let registry = tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    let registry = tracing_subscriber::registry().with(filter).with(
+        tracing_subscriber::fmt::layer()
+            .fmt_fields(culvertd::stderr_fields())
+            .with_writer(std::io::stderr),
+    );
     match log {
         Some((ring, hub)) => registry
             .with(LogLayer {
