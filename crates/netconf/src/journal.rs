@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn failed_undos_stay_in_their_order_and_the_rest_are_undone() {
-        let dir = temp_dir("order");
+        let dir = temp_dir("kept-order");
         let mut journal = Journal::create(&dir, "wg9").unwrap();
         for priority in 1..=4 {
             journal.record(rules(priority)).unwrap();

@@ -6,6 +6,21 @@ use crate::Error;
 use crate::journal::{Undo, write_atomically};
 use std::path::{Path, PathBuf};
 
+const BACKUP_SUFFIX: &str = ".resolv.conf";
+
+/// The interface whose backup of the original is in `backup_dir`, if it is not
+/// `interface`: that tunnel's DNS is in the file now.
+fn holder_other_than(backup_dir: &Path, interface: &str) -> Option<String> {
+    std::fs::read_dir(backup_dir)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_suffix(BACKUP_SUFFIX).map(str::to_owned)
+        })
+        .find(|holder| holder != interface)
+}
+
 /// Saves the original of `resolv_conf` to `backup_dir` and returns the undo for it; the
 /// caller journals it before calling [`install`].
 pub(crate) fn backup(
@@ -13,7 +28,17 @@ pub(crate) fn backup(
     backup_dir: &Path,
     interface: &str,
 ) -> Result<Undo, Error> {
-    let backup = backup_dir.join(format!("{interface}.resolv.conf"));
+    // A second tunnel would back up the first one's file and, taken down in the other
+    // order, leave its dead nameservers behind: one tunnel at a time owns the file.
+    if let Some(holder) = holder_other_than(backup_dir, interface) {
+        return Err(Error::Resolver(format!(
+            "{} holds the DNS of the active tunnel `{holder}`; with no resolver manager \
+             (systemd-resolved or resolvconf) only one tunnel at a time can set DNS: take \
+             `{holder}` down first, or remove DNS = from this tunnel",
+            resolv_conf.display()
+        )));
+    }
+    let backup = backup_dir.join(format!("{interface}{BACKUP_SUFFIX}"));
     let symlink_target = std::fs::read_link(resolv_conf).ok();
     let original = std::fs::read(resolv_conf).unwrap_or_default();
     write_atomically(&backup, &original, 0o600)?;
@@ -120,6 +145,44 @@ mod tests {
         );
         restore(&link, &backup, symlink_target.as_ref()).unwrap();
         assert_eq!(std::fs::read_link(&link).unwrap(), target);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_second_tunnel_cannot_take_the_file_from_the_first() {
+        let dir = std::env::temp_dir().join(format!("culvert-dns-two-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("resolv.conf");
+        std::fs::write(&file, "nameserver 192.0.2.53\n").unwrap();
+        let dns = Dns {
+            servers: vec!["10.0.0.53".parse().unwrap()],
+            search: Vec::new(),
+        };
+        let Undo::RestoreFile {
+            backup,
+            symlink_target,
+            ..
+        } = super::backup(&file, &dir, "first").unwrap()
+        else {
+            panic!()
+        };
+        install(&file, "first", &dns).unwrap();
+        let refused = super::backup(&file, &dir, "second")
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("active tunnel `first`"), "{refused}");
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("10.0.0.53")
+        );
+
+        restore(&file, &backup, symlink_target.as_ref()).unwrap();
+        assert!(
+            super::backup(&file, &dir, "second").is_ok(),
+            "free once the first is down"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
