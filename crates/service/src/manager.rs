@@ -825,6 +825,14 @@ mod tests {
         (Manager::open(&paths).unwrap(), dir)
     }
 
+    /// What a client sends to save an edit of `name`.
+    fn update(text: String, name: &str) -> Request {
+        Request::UpdateTunnel {
+            name: TunnelName::new(name).unwrap(),
+            config_text: ConfigText::new(text),
+        }
+    }
+
     /// `text` with a PostUp line in its [Interface] section.
     fn with_post_up(text: &str) -> String {
         text.replace("[Peer]", "PostUp = id > /tmp/owned\n\n[Peer]")
@@ -876,15 +884,7 @@ mod tests {
         // What `culvert edit` and the app send: the key hidden, a line added.
         let edited = with_post_up(&redact_config_text(&original));
         assert!(edited.contains(culvert_ipc::REDACTED));
-        let refused = manager
-            .handle(
-                Request::UpdateTunnel {
-                    name: TunnelName::new("edited").unwrap(),
-                    config_text: ConfigText::new(edited),
-                },
-                false,
-            )
-            .unwrap_err();
+        let refused = manager.handle(update(edited, "edited"), false).unwrap_err();
         assert_eq!(refused.kind, IpcErrorKind::PermissionDenied);
         assert_eq!(stored_text(&manager, "edited").as_deref(), Some(&*original));
         let _ = std::fs::remove_dir_all(&dir);
@@ -945,15 +945,7 @@ mod tests {
             .handle(import(original.clone(), "kept"), false)
             .unwrap();
         let broken = format!("{}\nPostUp\n", redact_config_text(&original));
-        let refused = manager
-            .handle(
-                Request::UpdateTunnel {
-                    name: TunnelName::new("kept").unwrap(),
-                    config_text: ConfigText::new(broken),
-                },
-                false,
-            )
-            .unwrap_err();
+        let refused = manager.handle(update(broken, "kept"), false).unwrap_err();
         assert!(matches!(refused.kind, IpcErrorKind::InvalidConfig { .. }));
         assert_eq!(stored_text(&manager, "kept").as_deref(), Some(&*original));
         let _ = std::fs::remove_dir_all(&dir);
