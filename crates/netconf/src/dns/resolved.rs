@@ -64,11 +64,16 @@ pub(crate) fn revert(bus: Option<&str>, index: u32) -> Result<(), Error> {
     }
 }
 
+/// A resolved that hangs must not hold up the service: every call has a deadline.
+const CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn connect(bus: Option<&str>) -> zbus::Result<Connection> {
-    match bus {
-        Some(address) => zbus::blocking::connection::Builder::address(address)?.build(),
-        None => Connection::system(),
-    }
+    use zbus::blocking::connection::Builder;
+    let builder = match bus {
+        Some(address) => Builder::address(address)?,
+        None => Builder::system()?,
+    };
+    builder.method_timeout(CALL_DEADLINE).build()
 }
 
 fn call<B>(connection: &Connection, method: &'static str, body: &B) -> zbus::Result<()>
