@@ -1,6 +1,7 @@
 //! culvert-netconf: everything a tunnel changes in the operating system's network —
-//! addresses and MTU, routes (split, or the default route through the tunnel), the kill
-//! switch and DNS — applied and undone as one unit.
+//! addresses and MTU, routes (split, or the default route through the tunnel) and DNS,
+//! applied and undone as one unit; and the kill switch, which outlives them
+//! ([`killswitch`]).
 //!
 //! Every change is journaled on disk before it is made ([`journal`]), so after a crash
 //! [`recover`] undoes whatever a previous run left. Linux is implemented and tested;
@@ -34,17 +35,27 @@ pub use dns::DnsBackend;
 pub use dns::{Dns, DnsSystem};
 use ipnet::IpNet;
 pub use journal::{Recovery, write_atomically};
+pub use killswitch::Guard;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// wg-quick's fwmark and table number for full-tunnel routing.
+/// wg-quick's fwmark: the mark the engine puts on its own packets.
 pub const DEFAULT_FWMARK: u32 = 51820;
+/// The routing table of policy routing (wg-quick's number). Not the fwmark, as in
+/// wg-quick: a mark is any number, and `FwMark = 255` must not route into the kernel's
+/// local table.
+pub const POLICY_TABLE: u32 = 51820;
 
 /// Which destinations go through the tunnel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Routing {
-    /// Routes for these prefixes (the peers' AllowedIPs) in the main table.
+    /// Routes for these prefixes (the peers' AllowedIPs) in the main table. When an
+    /// endpoint lies inside them, they are policy-routed as [`Routing::Full`] is, so the
+    /// engine's own packets to it stay outside the tunnel instead of looping into it.
     Split(Vec<IpNet>),
+    /// wg-quick's `Table = N`: routes for these prefixes in table `table`, and nothing
+    /// else (which traffic looks there is the administrator's policy). Linux only.
+    Table { table: u32, prefixes: Vec<IpNet> },
     /// The tunnel takes over the default route for these prefixes: 0.0.0.0/0 and ::/0
     /// for a full tunnel, or the "exclude private IPs" list. The engine's own packets,
     /// marked with the fwmark, and the local network stay outside.
@@ -59,11 +70,14 @@ pub struct TunnelNetwork {
     /// None: the default route's MTU minus 80, as wg-quick.
     pub mtu: Option<u32>,
     pub routing: Routing,
-    /// The mark the engine puts on its UDP socket; also the policy table's number.
+    /// The mark the engine puts on its UDP socket, which policy routing lets past the
+    /// tunnel.
     pub fwmark: u32,
     /// The peers' endpoints, which the kill switch lets through.
     pub endpoints: Vec<SocketAddr>,
     pub dns: Option<Dns>,
+    /// Where the kill switch is still per tunnel (macOS, Windows), whether this one has
+    /// it. On Linux it is the service's ([`killswitch::enforce`]) and this is not read.
     pub kill_switch: bool,
 }
 

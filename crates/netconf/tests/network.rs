@@ -4,7 +4,9 @@
 #![cfg(target_os = "linux")]
 
 use culvert_netconf::journal::{Journal, Undo};
-use culvert_netconf::{Dns, NetConf, Paths, Routing, TunnelNetwork, recover};
+use culvert_netconf::{
+    Dns, Guard, NetConf, POLICY_TABLE, Paths, Routing, TunnelNetwork, killswitch, recover,
+};
 use culvert_netlab::{INTERNET_HOST, Kind, Lab, TUNNEL_V4, UNDERLAY_V4, can_run};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -166,56 +168,165 @@ fn split_then_full_then_split_live_and_back_exactly() {
     );
 }
 
+/// Pings `to` from `side` a few times; whether any answer came.
+fn answered(lab: &Lab, side: usize, to: &str) -> bool {
+    lab.try_exec(side, &["ping", "-c", "3", "-i", "0.2", "-W", "1", to])
+        .status
+        .success()
+}
+
 #[test]
-fn kill_switch_lets_nothing_out_but_the_tunnel_and_its_endpoint() {
+fn kill_switch_lets_nothing_out_but_its_tunnels_even_with_none_up() {
     if !can_run() {
         return;
     }
     let mut setup = setup("kill");
     setup.network.routing = full();
-    setup.network.kill_switch = true;
-    let lab = &mut setup.lab;
-    // The server counts what reaches it from the client other than WireGuard.
-    lab.nft(1, "table inet watch {\n chain in {\n  type filter hook ingress device \"uplink\" priority 0;\n  ip saddr 192.0.2.1 udp dport 51001 accept\n  ip saddr 192.0.2.1 counter name leaks\n }\n counter leaks {}\n}\n");
+    let guest = setup.lab.add_guest(0);
+    let lab = &setup.lab;
+    lab.watch_for_leaks(1, &[51001]);
+    let ours = Guard {
+        interface: setup.network.interface.clone(),
+        endpoints: setup.network.endpoints.clone(),
+        fwmark: FWMARK,
+    };
+    // A second tunnel the user wants up with the kill switch, which is not up (yet):
+    // it must not blackhole the first.
+    let other = Guard {
+        interface: "wg-other".into(),
+        endpoints: vec!["203.0.113.9:51820".parse().unwrap()],
+        fwmark: FWMARK + 1,
+    };
+    let guards = vec![ours, other];
+    let enforce = move |guards: Vec<Guard>| {
+        in_client(lab, move || killswitch::enforce(&guards).unwrap());
+    };
+    enforce(guards.clone());
     let (paths, network) = (setup.paths.clone(), setup.network.clone());
-    let netconf = in_client(&setup.lab, move || {
-        NetConf::apply(&paths, &network).unwrap()
-    });
-    let lab = &mut setup.lab;
+    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
     lab.ping(0, INTERNET_HOST);
 
-    // The server goes silent: traffic must not fall back to the physical interface.
-    lab.stop(1);
-    let out = lab.try_exec(
-        0,
-        &["ping", "-c", "3", "-i", "0.2", "-W", "1", INTERNET_HOST],
-    );
-    assert!(!out.status.success());
-    let out = lab.try_exec(
-        0,
-        &["ping", "-c", "2", "-i", "0.2", "-W", "1", UNDERLAY_V4[1]],
-    );
-    assert!(
-        !out.status.success(),
-        "even the server's own address is blocked outside the tunnel"
-    );
-    let leaks = String::from_utf8(
-        lab.exec(1, &["nft", "list", "counter", "inet", "watch", "leaks"])
-            .stdout,
-    )
-    .unwrap();
-    assert!(
-        leaks.contains("packets 0 "),
-        "packets left the client outside the tunnel:\n{leaks}"
-    );
-
-    let netconf = in_client(lab, move || {
-        let mut netconf = netconf;
-        netconf.set_kill_switch(false).unwrap();
-        netconf
-    });
-    lab.try_exec(0, &["ping", "-c", "1", "-W", "1", UNDERLAY_V4[1]]);
+    // The tunnel goes down (as after a crash: the kill switch is still there) and the
+    // server goes silent: nothing falls back to the physical interface, from this host
+    // or from a guest it forwards for, not even to the server's own address.
     in_client(lab, move || netconf.revert().unwrap());
+    enforce(guards.clone());
+    assert!(!answered(lab, 0, INTERNET_HOST));
+    assert!(!answered(lab, 0, UNDERLAY_V4[1]));
+    assert!(!answered(lab, guest, INTERNET_HOST));
+    assert_eq!(lab.leaks(1), 0, "packets left outside the tunnel");
+
+    // Guarding nothing removes the table, and everything flows again.
+    enforce(Vec::new());
+    assert!(answered(lab, 0, INTERNET_HOST));
+    assert!(
+        lab.leaks(1) > 0,
+        "the counter sees traffic outside a tunnel"
+    );
+    let rules = String::from_utf8(lab.exec(0, &["nft", "list", "tables"]).stdout).unwrap();
+    assert!(!rules.contains(killswitch::TABLE), "{rules}");
+}
+
+fn routes(lab: &Lab, args: &[&str]) -> String {
+    String::from_utf8(lab.ip(0, args).stdout).unwrap()
+}
+
+/// The mark is only a mark: `FwMark = 255` once made 255 the policy table too, which is
+/// the kernel's local table, and took the host offline.
+#[test]
+fn a_mark_of_255_routes_through_the_policy_table_and_leaves_the_local_one_alone() {
+    if !can_run() {
+        return;
+    }
+    let mut setup = setup("mark255");
+    setup.network.routing = full();
+    setup.network.fwmark = 255;
+    let lab = &setup.lab;
+    lab.wg(0, &["set", &setup.network.interface, "fwmark", "255"]);
+    let before = snapshot(&setup);
+    let local = routes(lab, &["route", "show", "table", "local"]);
+    let (paths, network) = (setup.paths.clone(), setup.network.clone());
+    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    assert_eq!(routes(lab, &["route", "show", "table", "local"]), local);
+    let policy = routes(lab, &["route", "show", "table", &POLICY_TABLE.to_string()]);
+    assert!(
+        policy.contains(&format!("default dev {}", lab.iface[0])),
+        "{policy}"
+    );
+    assert_eq!(lab.route_device(0, INTERNET_HOST), lab.iface[0]);
+    let (_, tx_before) = lab.transfer(0);
+    lab.ping(0, INTERNET_HOST);
+    assert!(
+        lab.transfer(0).1 > tx_before,
+        "the pings went through the tunnel"
+    );
+    in_client(lab, move || netconf.revert().unwrap());
+    assert_eq!(snapshot(&setup), before);
+}
+
+/// Split routing for a prefix holding the endpoint: in the main table the engine's own
+/// packets to the endpoint would loop into the tunnel; policy routing lets them past.
+#[test]
+fn a_split_tunnel_whose_endpoint_lies_in_its_prefixes_does_not_loop() {
+    if !can_run() {
+        return;
+    }
+    let mut setup = setup("loop");
+    let server: ipnet::IpNet = format!("{}/32", UNDERLAY_V4[1]).parse().unwrap();
+    setup.network.routing = Routing::Split(vec![server]);
+    let lab = &setup.lab;
+    let before = snapshot(&setup);
+    let (paths, network) = (setup.paths.clone(), setup.network.clone());
+    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    assert_eq!(lab.route_device(0, UNDERLAY_V4[1]), lab.iface[0]);
+    let marked = routes(
+        lab,
+        &["route", "get", UNDERLAY_V4[1], "mark", &FWMARK.to_string()],
+    );
+    assert!(
+        marked.contains("dev uplink"),
+        "the engine's packets: {marked}"
+    );
+    assert_eq!(
+        lab.route_device(0, INTERNET_HOST),
+        "uplink",
+        "only the prefix"
+    );
+    let (_, tx_before) = lab.transfer(0);
+    lab.ping(0, UNDERLAY_V4[1]);
+    assert!(
+        lab.transfer(0).1 > tx_before,
+        "the pings went through the tunnel"
+    );
+    in_client(lab, move || netconf.revert().unwrap());
+    assert_eq!(snapshot(&setup), before);
+}
+
+/// wg-quick's `Table = N`: the routes go into table N and no rule is added.
+#[test]
+fn a_table_of_its_own_gets_the_routes_and_no_rules() {
+    if !can_run() {
+        return;
+    }
+    let mut setup = setup("table");
+    let peer: ipnet::IpNet = format!("{}/32", TUNNEL_V4[1]).parse().unwrap();
+    setup.network.routing = Routing::Table {
+        table: 1234,
+        prefixes: vec![peer],
+    };
+    let lab = &setup.lab;
+    let before = snapshot(&setup);
+    let rules = routes(lab, &["rule"]);
+    let (paths, network) = (setup.paths.clone(), setup.network.clone());
+    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    let table = routes(lab, &["route", "show", "table", "1234"]);
+    assert!(
+        table.contains(&format!("{} dev {}", TUNNEL_V4[1], lab.iface[0])),
+        "{table}"
+    );
+    assert_eq!(routes(lab, &["rule"]), rules);
+    in_client(lab, move || netconf.revert().unwrap());
+    assert_eq!(snapshot(&setup), before);
 }
 
 /// IPv4 answers EEXIST for a route of the same destination and metric through another
@@ -300,7 +411,6 @@ fn recovery_after_kill_9_restores_everything() {
     }
     let mut setup = setup("crash");
     setup.network.routing = full();
-    setup.network.kill_switch = true;
     let before = snapshot(&setup);
     let spec = setup.paths.journal_dir.parent().unwrap().join("spec.json");
     std::fs::write(

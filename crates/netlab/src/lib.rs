@@ -40,6 +40,8 @@ pub const TUNNEL_V4: [&str; 2] = ["10.200.0.1", "10.200.0.2"];
 pub const TUNNEL_V6: [&str; 2] = ["fd00:200::1", "fd00:200::2"];
 /// The host [`Lab::add_internet_host`] adds.
 pub const INTERNET_HOST: &str = "198.51.100.2";
+/// A guest's address and prefix ([`Lab::add_guest`]).
+pub const GUEST_V4: &str = "192.168.77.2/24";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -190,6 +192,80 @@ impl Lab {
 ",
         );
         INTERNET_HOST
+    }
+
+    /// A guest (a container or VM, as far as the network is concerned) behind host
+    /// `host`: a namespace of its own on a veth link `guest` (192.168.77.0/24, the guest
+    /// .2, the host .1), whose traffic `host` forwards. Returns the guest's side.
+    pub fn add_guest(&mut self, host: usize) -> usize {
+        let ns = format!("culvert-{}-g", self.id);
+        run(&["ip", "netns", "add", &ns]);
+        self.ns.push(ns);
+        let guest = self.ns.len() - 1;
+        run(&[
+            "ip",
+            "link",
+            "add",
+            "guest",
+            "netns",
+            &self.ns[host],
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "guest",
+            "netns",
+            &self.ns[guest],
+        ]);
+        self.ip(host, &["addr", "add", "192.168.77.1/24", "dev", "guest"]);
+        self.ip(guest, &["addr", "add", GUEST_V4, "dev", "guest"]);
+        for side in [host, guest] {
+            self.ip(side, &["link", "set", "guest", "up"]);
+        }
+        self.ip(guest, &["link", "set", "lo", "up"]);
+        self.ip(guest, &["route", "add", "default", "via", "192.168.77.1"]);
+        self.exec(host, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        guest
+    }
+
+    /// Counts, on `side`'s uplink, every IP packet that arrives from the other host and
+    /// is neither WireGuard (to one of the UDP `wireguard_ports`) nor IPv6 neighbour
+    /// discovery: whatever a kill switch on the other host let out past its tunnels.
+    /// Read with [`Lab::leaks`].
+    pub fn watch_for_leaks(&self, side: usize, wireguard_ports: &[u16]) {
+        let ports: Vec<String> = wireguard_ports.iter().map(u16::to_string).collect();
+        self.nft(
+            side,
+            &format!(
+                "table inet culvert_lab_watch {{
+ counter leaks {{}}
+ chain in {{
+  type filter hook ingress device \"uplink\" priority 0;
+  udp dport {{ {} }} accept
+  meta l4proto ipv6-icmp accept
+  counter name leaks
+ }}
+}}
+",
+                ports.join(", ")
+            ),
+        );
+    }
+
+    /// How many packets [`Lab::watch_for_leaks`] counted on `side`.
+    pub fn leaks(&self, side: usize) -> u64 {
+        self.counter(side, "culvert_lab_watch", "leaks")
+    }
+
+    /// The packets of the named nftables counter `name` of table `inet table` on `side`.
+    pub fn counter(&self, side: usize, table: &str, name: &str) -> u64 {
+        let listing = self.exec(side, &["nft", "list", "counter", "inet", table, name]);
+        let text = String::from_utf8_lossy(&listing.stdout);
+        text.split_whitespace()
+            .skip_while(|word| *word != "packets")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no counter {name} in: {text}"))
     }
 
     /// Loads an nft script in `side`'s namespace.

@@ -8,14 +8,14 @@ use crate::routing::RoutingMode;
 use crate::scripts::{self, Hook, Settings};
 use crate::state::{ServiceState, StateFile};
 use crate::store::{ConfigStore, StoreError};
-use crate::tunnel::{ActiveTunnel, TunnelOptions};
+use crate::tunnel::{ActiveTunnel, TunnelOptions, guard_while_down};
 use culvert_config::{Config, PrefixSet, TunnelName};
 use culvert_ipc::{
     ConfigText, Event, ImportedTunnel, InterfaceInfo, IpcError, IpcErrorKind, OnConflict, PeerInfo,
     PeerStats, RedactedConfigText, Request, ResponseBody, SecretBytes, SkippedEntry, TunnelDetail,
     TunnelState, TunnelSummary, redact_config_text, restore_redacted_keys,
 };
-use culvert_netconf::Paths;
+use culvert_netconf::{Guard, Paths, killswitch};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,10 @@ pub struct Manager {
     netconf: Paths,
     settings: Settings,
     active: BTreeMap<String, ActiveTunnel>,
+    /// Tunnels the user wants up (`state.active`) that are not, and why.
+    failed: BTreeMap<String, String>,
+    /// What the kill switch guards as far as this run knows (None: not set yet).
+    guarded: Option<Vec<Guard>>,
     resolver: Arc<dyn Resolver>,
     /// Events for subscribers, drained by the server after each request.
     events: Vec<Event>,
@@ -51,8 +55,25 @@ impl std::fmt::Debug for Manager {
 }
 
 impl Manager {
-    /// Opens the store and the state; undoes the network changes of a crashed run.
+    /// Opens the store and the state, puts the kill switch the state asks for in place
+    /// (a crashed run's is replaced in one step, so nothing slips out meanwhile), then
+    /// undoes the other network changes of a crashed run.
     pub fn open(paths: &ManagerPaths) -> Result<Self, StoreError> {
+        let mut manager = Self {
+            store: ConfigStore::open(&paths.tunnels)?,
+            state_file: StateFile::new(&paths.state),
+            state: StateFile::new(&paths.state).load(),
+            netconf: paths.netconf.clone(),
+            settings: Settings::load(&paths.settings),
+            active: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            guarded: None,
+            resolver: Arc::new(SystemResolver),
+            events: Vec::new(),
+        };
+        if let Err(error) = manager.enforce_kill_switch() {
+            tracing::error!(%error, "the kill switch could not be put in place");
+        }
         match culvert_netconf::recover(&paths.netconf) {
             Ok(recovery) => {
                 if !recovery.undone.is_empty() {
@@ -68,16 +89,7 @@ impl Manager {
                 tracing::error!(%error, "could not undo a previous run's network changes")
             }
         }
-        Ok(Self {
-            store: ConfigStore::open(&paths.tunnels)?,
-            state_file: StateFile::new(&paths.state),
-            state: StateFile::new(&paths.state).load(),
-            netconf: paths.netconf.clone(),
-            settings: Settings::load(&paths.settings),
-            active: BTreeMap::new(),
-            resolver: Arc::new(SystemResolver),
-            events: Vec::new(),
-        })
+        Ok(manager)
     }
 
     /// Replaces the system's resolver (tests use one they control).
@@ -91,17 +103,40 @@ impl Manager {
     }
 
     /// Brings up the tunnels that were active when the service last stopped (at start,
-    /// before any client is served, so names are looked up here).
+    /// before any client is served, so names are looked up here). One that cannot come
+    /// up stays wanted: its kill switch keeps blocking, and [`Self::retry`] tries again.
     pub fn restore(&mut self) {
-        for name in self.state.active.clone() {
-            let Ok(name) = TunnelName::new(&name) else {
-                continue;
-            };
+        for name in self.wanted_but_down() {
             let resolved = self.resolve_now(self.activation_names(&name));
-            match self.activate(&name, &resolved) {
-                Ok(()) => tracing::info!(tunnel = %name.as_str(), "restored"),
-                Err(error) => tracing::error!(tunnel = %name.as_str(), %error, "could not restore"),
+            self.retry(&name, resolved);
+        }
+    }
+
+    /// The tunnels the user wants up that are not (their restore or an edit failed).
+    pub fn wanted_but_down(&self) -> Vec<TunnelName> {
+        self.state
+            .active
+            .iter()
+            .filter(|name| !self.active.contains_key(name.as_str()))
+            .filter_map(|name| TunnelName::new(name).ok())
+            .collect()
+    }
+
+    /// Tries to bring up `name`, wanted but down, with its endpoint names looked up in
+    /// `resolved`; a name that cannot be looked up now (the kill switch blocks the
+    /// resolver's way out) takes the address it had last. Logs a failure once, not at
+    /// every try.
+    pub fn retry(&mut self, name: &TunnelName, mut resolved: Resolved) {
+        for (host, port) in resolved.fall_back_to(&self.state.last_addresses) {
+            tracing::warn!(tunnel = %name.as_str(), host, port, "endpoint name not resolved now; using the address it had last");
+        }
+        let before = self.failed.get(name.as_str()).cloned();
+        match self.activate(name, &resolved) {
+            Ok(()) => tracing::info!(tunnel = %name.as_str(), "restored"),
+            Err(error) if before.as_deref() == Some(error.message.as_str()) => {
+                tracing::debug!(tunnel = %name.as_str(), %error, "still cannot come up")
             }
+            Err(error) => tracing::error!(tunnel = %name.as_str(), %error, "cannot come up"),
         }
     }
 
@@ -122,11 +157,19 @@ impl Manager {
             .collect()
     }
 
-    /// Moves stale endpoints to the addresses their names now have in `resolved`.
+    /// Moves stale endpoints to the addresses their names now have in `resolved`, and
+    /// the kill switch with them.
     pub fn refresh_endpoints(&mut self, resolved: &Resolved) {
         let now = unix_now();
+        let mut moved = 0;
         for tunnel in self.active.values_mut() {
-            tunnel.refresh_endpoints(now, resolved);
+            moved += tunnel.refresh_endpoints(now, resolved);
+        }
+        if moved > 0 {
+            self.state.last_addresses.extend(resolved.addresses());
+            if let Err(error) = self.commit_state() {
+                tracing::error!(error = %error.message, "after endpoints moved");
+            }
         }
     }
 
@@ -229,23 +272,22 @@ impl Manager {
                 let text = self.store.load(&from).map_err(store_error)?;
                 self.admit(&from, &text, caller_is_root)?;
                 self.store.rename(&from, &to).map_err(store_error)?;
-                // A tunnel that failed to come back at start is not revived under a new name.
+                // A tunnel that failed to come back at start is not revived under a new
+                // name, and its kill switch goes with it.
                 self.state.active.retain(|n| n != from.as_str());
+                self.failed.remove(from.as_str());
                 if let Some(options) = self.state.options.remove(from.as_str()) {
                     self.state.options.insert(to.as_str().into(), options);
-                    self.save_state()?;
                 }
+                self.commit_state()?;
                 self.events.push(Event::TunnelsChanged);
                 Ok(ResponseBody::Done)
             }
             Request::DeleteTunnel { name } => {
-                if self.active.contains_key(name.as_str()) {
-                    self.deactivate(&name)?;
-                }
+                self.deactivate(&name)?;
                 self.store.delete(&name).map_err(store_error)?;
                 self.state.options.remove(name.as_str());
-                self.state.active.retain(|n| n != name.as_str());
-                self.save_state()?;
+                self.commit_state()?;
                 self.events.push(Event::TunnelsChanged);
                 Ok(ResponseBody::Done)
             }
@@ -254,6 +296,11 @@ impl Manager {
             }
             Request::Deactivate { name } => self.deactivate(&name).map(|()| ResponseBody::Done),
             Request::SetRoutingMode { name, mode } => {
+                // A mode its config cannot be routed in (`Table = N` and full) is refused
+                // now, not at the next activation.
+                if let Err(reason) = crate::routing::routing(&self.load(&name)?, mode) {
+                    return Err(IpcError::invalid_request(reason));
+                }
                 // Only one active tunnel can take over the default route.
                 if mode != RoutingMode::Split && self.active.contains_key(name.as_str()) {
                     let taken = self.active.iter().find(|(other, tunnel)| {
@@ -305,6 +352,10 @@ impl Manager {
         let options = self.options(name);
         let state = if self.active.contains_key(name.as_str()) {
             TunnelState::Active
+        } else if let Some(reason) = self.failed.get(name.as_str()) {
+            TunnelState::Error {
+                message: reason.clone(),
+            }
         } else {
             TunnelState::Inactive
         };
@@ -420,6 +471,9 @@ impl Manager {
             ));
         }
         self.store.save(&name, text).map_err(store_error)?;
+        if let Err(error) = self.enforce_kill_switch() {
+            tracing::error!(%error, "the kill switch does not follow the replaced config");
+        }
         self.events.push(Event::TunnelsChanged);
         tracing::info!(tunnel = %name.as_str(), source, "stored");
         Ok(ImportedTunnel {
@@ -486,10 +540,13 @@ impl Manager {
         let text = restore_redacted_keys(edited, &stored);
         let parsed = self.admit(name, text.as_str(), caller_is_root)?;
         self.store.save(name, text.as_str()).map_err(store_error)?;
-        // A saved change takes effect at once, as in the official clients.
-        if self.active.contains_key(name.as_str()) {
-            self.deactivate(name)?;
-            self.activate(name, resolved).map_err(|e| {
+        // A saved change takes effect at once, as in the official clients. The tunnel
+        // stays wanted throughout, so its kill switch never opens: not while it restarts,
+        // and not if the new config cannot come up.
+        if let Some(tunnel) = self.active.remove(name.as_str()) {
+            let down = self.bring_down(name, tunnel);
+            let up = self.activate(name, resolved);
+            down.and(up).map_err(|e| {
                 IpcError::new(
                     e.kind,
                     format!(
@@ -498,6 +555,8 @@ impl Manager {
                     ),
                 )
             })?;
+        } else if let Err(error) = self.enforce_kill_switch() {
+            tracing::error!(%error, "the kill switch does not follow the edited config");
         }
         self.events.push(Event::TunnelsChanged);
         Ok(ResponseBody::Updated {
@@ -535,7 +594,7 @@ impl Manager {
     }
 
     /// The endpoint names activating `name` needs (none when it is up already).
-    fn activation_names(&self, name: &TunnelName) -> Vec<HostPort> {
+    pub fn activation_names(&self, name: &TunnelName) -> Vec<HostPort> {
         if self.is_active(name) {
             return Vec::new();
         }
@@ -551,7 +610,29 @@ impl Manager {
         resolved
     }
 
+    /// Brings `name` up. When it fails and the tunnel is still wanted (a restore, a
+    /// retry, an edit), it is remembered as failed, with the reason.
     fn activate(&mut self, name: &TunnelName, resolved: &Resolved) -> Result<(), IpcError> {
+        self.bring_up(name, resolved).map_err(|error| {
+            let mut message = error.message;
+            if self.state.active.iter().any(|n| n == name.as_str()) {
+                if self.options(name).kill_switch {
+                    message
+                        .push_str("; the kill switch blocks traffic until it is up or turned off");
+                }
+                self.failed.insert(name.as_str().into(), message.clone());
+            }
+            self.events.push(Event::TunnelState {
+                name: name.clone(),
+                state: TunnelState::Error {
+                    message: message.clone(),
+                },
+            });
+            IpcError::new(error.kind, message)
+        })
+    }
+
+    fn bring_up(&mut self, name: &TunnelName, resolved: &Resolved) -> Result<(), IpcError> {
         if self.active.contains_key(name.as_str()) {
             return Ok(());
         }
@@ -575,6 +656,14 @@ impl Manager {
             self.settings,
         )
         .map_err(hook_failed)?;
+        // Wanted from here on: with the kill switch on, it guards this tunnel from its
+        // first packet, endpoints included, and goes on guarding if it cannot come up.
+        let was_wanted = self.state.active.iter().any(|n| n == name.as_str());
+        if !was_wanted {
+            self.state.active.push(name.as_str().into());
+        }
+        self.state.last_addresses.extend(resolved.addresses());
+        self.commit_state()?;
         self.events.push(Event::TunnelState {
             name: name.clone(),
             state: TunnelState::Activating,
@@ -582,10 +671,8 @@ impl Manager {
         match ActiveTunnel::activate(name, &config, options, resolved, &self.netconf) {
             Ok(tunnel) => {
                 self.active.insert(name.as_str().into(), tunnel);
-                if !self.state.active.iter().any(|n| n == name.as_str()) {
-                    self.state.active.push(name.as_str().into());
-                }
-                self.save_state()?;
+                self.failed.remove(name.as_str());
+                self.commit_state()?;
                 self.events.push(Event::TunnelState {
                     name: name.clone(),
                     state: TunnelState::Active,
@@ -605,27 +692,35 @@ impl Manager {
                 Ok(())
             }
             Err(error) => {
-                let message = error.to_string();
-                self.events.push(Event::TunnelState {
-                    name: name.clone(),
-                    state: TunnelState::Error {
-                        message: message.clone(),
-                    },
-                });
+                // A first try that failed is not wanted; a restore, retry or edit still is.
+                if !was_wanted {
+                    self.state.active.retain(|n| n != name.as_str());
+                    self.commit_state_or_log();
+                }
                 Err(IpcError::internal(format!(
-                    "cannot activate `{name}`: {message}"
+                    "cannot activate `{name}`: {error}"
                 )))
             }
         }
     }
 
+    /// Takes `name` down and forgets it is wanted: its kill switch opens.
     fn deactivate(&mut self, name: &TunnelName) -> Result<(), IpcError> {
-        // Whatever happens below, this tunnel is no longer wanted at the next start.
         self.state.active.retain(|n| n != name.as_str());
-        let Some(tunnel) = self.active.remove(name.as_str()) else {
-            self.save_state_or_log();
-            return Ok(());
+        self.failed.remove(name.as_str());
+        let result = match self.active.remove(name.as_str()) {
+            Some(tunnel) => self.bring_down(name, tunnel),
+            None => Ok(()),
         };
+        // The network is put back first: a state file that cannot be written must not
+        // leave routes or DNS behind.
+        self.commit_state_or_log();
+        result
+    }
+
+    /// Takes `tunnel` down with its hooks, leaving whether it is wanted (and so its kill
+    /// switch) as it is.
+    fn bring_down(&mut self, name: &TunnelName, tunnel: ActiveTunnel) -> Result<(), IpcError> {
         // The hooks of the config that is up, not of one saved since.
         let interface = tunnel.config().interface.clone();
         let settings = self.settings;
@@ -639,10 +734,7 @@ impl Manager {
             name: name.clone(),
             state: TunnelState::Deactivating,
         });
-        // The network is put back first: a state file that cannot be written must not
-        // leave routes, DNS or a kill switch behind.
         let result = tunnel.deactivate();
-        self.save_state_or_log();
         hook(Hook::PostDown, &interface.post_down);
         self.events.push(Event::TunnelState {
             name: name.clone(),
@@ -652,9 +744,9 @@ impl Manager {
         result.map_err(|e| IpcError::internal(format!("`{name}` went down, but: {e}")))
     }
 
-    fn save_state_or_log(&self) {
-        if let Err(error) = self.save_state() {
-            tracing::error!(%error, "the service state is not saved");
+    fn commit_state_or_log(&mut self) {
+        if let Err(error) = self.commit_state() {
+            tracing::error!(error = %error.message, "the service state is not saved");
         }
     }
 
@@ -674,7 +766,7 @@ impl Manager {
         let mut options = self.options(name);
         change(&mut options);
         self.state.options.insert(name.as_str().into(), options);
-        self.save_state()?;
+        self.commit_state()?;
         self.events.push(Event::TunnelsChanged);
         Ok(ResponseBody::Done)
     }
@@ -699,10 +791,50 @@ impl Manager {
         })
     }
 
-    fn save_state(&self) -> Result<(), IpcError> {
-        self.state_file
+    /// Saves the state, then makes the kill switch guard what it now asks for (even when
+    /// saving failed: the switch follows the user's wish in this run regardless).
+    fn commit_state(&mut self) -> Result<(), IpcError> {
+        let saved = self
+            .state_file
             .save(&self.state)
-            .map_err(|e| IpcError::internal(format!("cannot save the service state: {e}")))
+            .map_err(|e| IpcError::internal(format!("cannot save the service state: {e}")));
+        let enforced = self
+            .enforce_kill_switch()
+            .map_err(|e| IpcError::internal(format!("the kill switch was not changed: {e}")));
+        saved.and(enforced)
+    }
+
+    /// The kill switch as the state asks for it: none unless a tunnel the user wants up
+    /// has the kill switch on; then every tunnel the user wants up (whether it has the
+    /// switch or not: a tunnel is never a leak), up or not (yet), with the endpoints it
+    /// has or last had.
+    fn guards(&self) -> Vec<Guard> {
+        let wanted = &self.state.active;
+        let kill_switch =
+            |name: &String| self.state.options.get(name).is_some_and(|o| o.kill_switch);
+        if !wanted.iter().any(kill_switch) {
+            return Vec::new();
+        }
+        wanted
+            .iter()
+            .map(|name| match self.active.get(name) {
+                Some(tunnel) => tunnel.guard(),
+                None => {
+                    let config = TunnelName::new(name).ok().and_then(|n| self.load(&n).ok());
+                    guard_while_down(name, config.as_ref(), &self.state.last_addresses)
+                }
+            })
+            .collect()
+    }
+
+    fn enforce_kill_switch(&mut self) -> Result<(), culvert_netconf::Error> {
+        let guards = self.guards();
+        if self.guarded.as_ref() == Some(&guards) {
+            return Ok(());
+        }
+        killswitch::enforce(&guards)?;
+        self.guarded = Some(guards);
+        Ok(())
     }
 
     /// Takes every tunnel down (the service is stopping), keeping them marked active so
@@ -848,6 +980,67 @@ mod tests {
             config_text: ConfigText::new(text),
             on_conflict: OnConflict::Fail,
         }
+    }
+
+    /// What the kill switch guards follows the state alone: nothing until a wanted
+    /// tunnel has it, then every wanted tunnel (up or not), with its endpoints as
+    /// addresses and the addresses its names had last.
+    #[test]
+    fn the_kill_switch_guards_every_wanted_tunnel_once_one_has_it() {
+        let (mut manager, dir) = manager("guards");
+        let mut named = config("10.6.0.2/24", "10.6.0.0/24").to_text();
+        named = named.replace("[Peer]\n", "[Peer]\nEndpoint = vpn.example.test:51820\n");
+        let mut plain = config("10.7.0.2/24", "10.7.0.0/24").to_text();
+        plain = plain.replace("[Peer]\n", "[Peer]\nEndpoint = 192.0.2.9:4500\n");
+        for (text, name) in [(named, "named"), (plain, "plain")] {
+            manager.handle(import(text, name), true).unwrap();
+        }
+        manager.state.active = vec!["named".into(), "plain".into()];
+        manager.state.last_addresses.insert(
+            "vpn.example.test:51820".into(),
+            "198.51.100.4:51820".parse().unwrap(),
+        );
+        assert_eq!(
+            manager.guards(),
+            Vec::new(),
+            "no tunnel has the kill switch"
+        );
+
+        manager.state.options.insert(
+            "plain".into(),
+            TunnelOptions {
+                kill_switch: true,
+                ..Default::default()
+            },
+        );
+        let guards = manager.guards();
+        let endpoints: Vec<(&str, Vec<String>)> = guards
+            .iter()
+            .map(|g| {
+                let endpoints = g.endpoints.iter().map(ToString::to_string).collect();
+                (g.interface.as_str(), endpoints)
+            })
+            .collect();
+        assert_eq!(
+            endpoints,
+            vec![
+                ("named", vec!["198.51.100.4:51820".to_owned()]),
+                ("plain", vec!["192.0.2.9:4500".to_owned()]),
+            ]
+        );
+        assert!(
+            guards
+                .iter()
+                .all(|g| g.fwmark == culvert_netconf::DEFAULT_FWMARK)
+        );
+
+        manager.state.active = vec!["named".into()];
+        assert_eq!(
+            manager.guards(),
+            Vec::new(),
+            "the tunnel with the kill switch is no longer wanted"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! answers ([`Resolved`]) to the manager, which never resolves while it is locked.
 
 use culvert_config::{Config, Host};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 
 /// A host name and port, as a config's `Endpoint = name:port` gives them.
@@ -57,10 +57,38 @@ impl Resolved {
         missing
     }
 
+    /// Every name that was answered with an address, as `(name:port, address)`.
+    pub fn addresses(&self) -> impl Iterator<Item = (String, SocketAddr)> + '_ {
+        self.answers.iter().filter_map(|((host, port), answer)| {
+            answer
+                .as_ref()
+                .ok()
+                .map(|a| (last_address_key(host, *port), *a))
+        })
+    }
+
+    /// Answers the names that failed with the address they had last time, if `last`
+    /// knows one; returns those names.
+    pub fn fall_back_to(&mut self, last: &BTreeMap<String, SocketAddr>) -> Vec<HostPort> {
+        let mut fell_back = Vec::new();
+        for ((host, port), answer) in &mut self.answers {
+            if let (Err(_), Some(address)) = (&answer, last.get(&last_address_key(host, *port))) {
+                *answer = Ok(*address);
+                fell_back.push((host.clone(), *port));
+            }
+        }
+        fell_back
+    }
+
     /// The answer for `host:port`; `None` when it was never asked.
     pub fn get(&self, host: &str, port: u16) -> Option<&Result<SocketAddr, String>> {
         self.answers.get(&(host.to_owned(), port))
     }
+}
+
+/// How [`crate::state::ServiceState::last_addresses`] names an endpoint.
+pub(crate) fn last_address_key(host: &str, port: u16) -> String {
+    format!("{host}:{port}")
 }
 
 /// The endpoints of `config` that are names rather than addresses.
@@ -114,6 +142,49 @@ mod tests {
                 .resolve("localhost", 51820)
                 .is_ok_and(|a| a.ip().is_loopback() && a.port() == 51820)
         );
+    }
+
+    #[test]
+    fn names_that_fail_fall_back_to_their_last_address_and_only_those() {
+        struct Down;
+        impl Resolver for Down {
+            fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
+                match host {
+                    "up.test" => Ok(SocketAddr::from(([192, 0, 2, 3], port))),
+                    _ => Err("resolver unreachable".into()),
+                }
+            }
+        }
+        let mut resolved = Resolved::default();
+        let names = ["up.test", "known.test", "never.test"];
+        resolved.resolve_all(
+            &Down,
+            names.iter().map(|n| (n.to_string(), 51820)).collect(),
+        );
+        let last: BTreeMap<String, SocketAddr> = [
+            ("known.test:51820", "198.51.100.8:51820"),
+            ("up.test:51820", "198.51.100.9:51820"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+        .collect();
+        assert_eq!(
+            resolved.fall_back_to(&last),
+            vec![("known.test".to_owned(), 51820)]
+        );
+        assert_eq!(
+            resolved.get("known.test", 51820),
+            Some(&Ok("198.51.100.8:51820".parse().unwrap()))
+        );
+        assert_eq!(
+            resolved.get("up.test", 51820),
+            Some(&Ok("192.0.2.3:51820".parse().unwrap())),
+            "a fresh answer wins over the last one"
+        );
+        assert!(resolved.get("never.test", 51820).unwrap().is_err());
+        let mut addresses: Vec<_> = resolved.addresses().collect();
+        addresses.sort();
+        assert_eq!(addresses.len(), 2);
     }
 
     #[test]

@@ -121,13 +121,15 @@ impl Server {
         }
     }
 
-    /// Publishes every active tunnel's counters once a second, and re-resolves stale
-    /// DNS-named endpoints every 30 seconds, forever.
+    /// Publishes every active tunnel's counters once a second; every 30 seconds
+    /// re-resolves stale DNS-named endpoints and tries again the tunnels that are wanted
+    /// but could not come up; forever.
     pub fn publish_stats(self: &Arc<Self>) {
         for tick in 1u64.. {
             std::thread::sleep(Duration::from_secs(1));
             if tick % 30 == 0 {
                 self.refresh_endpoints();
+                self.retry_wanted();
             }
             let stats: Vec<_> = {
                 let manager = self.manager();
@@ -153,6 +155,24 @@ impl Server {
         let mut resolved = Resolved::default();
         resolved.resolve_all(&*self.resolver, names);
         self.manager().refresh_endpoints(&resolved);
+    }
+
+    /// Tries to bring up each tunnel the user wants up that is not (its restore or an
+    /// edit failed), looking its names up with the manager unlocked.
+    pub fn retry_wanted(&self) {
+        let wanted = self.manager().wanted_but_down();
+        for name in wanted {
+            let names = self.manager().activation_names(&name);
+            let mut resolved = Resolved::default();
+            resolved.resolve_all(&*self.resolver, names);
+            let mut manager = self.manager();
+            manager.retry(&name, resolved);
+            let events = manager.take_events();
+            drop(manager);
+            for event in events {
+                self.hub.publish(event);
+            }
+        }
     }
 
     /// Takes all tunnels down for a stop of the service.

@@ -1,9 +1,12 @@
 //! The service's runtime choices — which tunnels are up, and each tunnel's routing mode
-//! and kill switch — kept in a state file so they survive a restart and a reboot.
+//! and kill switch — kept in a state file so they survive a restart and a reboot; with
+//! the addresses the wanted tunnels' endpoint names had, for when the names cannot be
+//! looked up at the next start (the kill switch blocks the resolver's upstream).
 
 use crate::tunnel::TunnelOptions;
 use culvert_netconf::write_atomically;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -12,6 +15,9 @@ pub struct ServiceState {
     pub active: Vec<String>,
     /// Per-tunnel choices; a tunnel without an entry uses the defaults.
     pub options: BTreeMap<String, TunnelOptions>,
+    /// `name:port` of an endpoint to the address it last resolved to.
+    #[serde(default)]
+    pub last_addresses: BTreeMap<String, SocketAddr>,
 }
 
 #[derive(Debug, Clone)]

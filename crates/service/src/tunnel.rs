@@ -1,12 +1,13 @@
 //! One active tunnel: its engine interface (served to `wg` over the UAPI too) and its
 //! network configuration, brought up and down as one.
 
-use crate::resolve::{HostPort, Resolved};
+use crate::resolve::{HostPort, Resolved, last_address_key};
 use crate::routing::{RoutingMode, extra_allowed_ips, routing};
 use culvert_config::{Config, Host, TunnelName};
 use culvert_engine::uapi::{PeerChange, SetRequest, UapiServer};
 use culvert_engine::{Interface, UAPI_DIRECTORY, tun};
-use culvert_netconf::{DEFAULT_FWMARK, Dns, NetConf, Paths, TunnelNetwork};
+use culvert_netconf::{DEFAULT_FWMARK, Dns, Guard, NetConf, Paths, Routing, TunnelNetwork};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub enum TunnelError {
         port: u16,
         reason: String,
     },
+    #[error("{0}")]
+    Routing(String),
     #[error("the engine refused the configuration: {0}")]
     Engine(#[from] culvert_engine::uapi::UapiError),
     #[error("configuring the network failed: {0}")]
@@ -69,6 +72,7 @@ impl ActiveTunnel {
         paths: &Paths,
     ) -> Result<Self, TunnelError> {
         let endpoints = endpoint_addresses(config, resolved)?;
+        let routing = routing(config, options.mode).map_err(TunnelError::Routing)?;
         let tun = tun::create(name.as_str()).map_err(|source| TunnelError::Interface {
             name: name.as_str().into(),
             source,
@@ -89,7 +93,7 @@ impl ActiveTunnel {
         )
         .inspect_err(|error| tracing::warn!(tunnel = name.as_str(), %error, "no UAPI socket"))
         .ok();
-        let network = network(name, config, &endpoints, options);
+        let network = network(name, config, &endpoints, routing, options);
         let netconf = NetConf::apply(paths, &network)?;
         Ok(Self {
             name: name.clone(),
@@ -118,8 +122,18 @@ impl ActiveTunnel {
         &self.interface
     }
 
+    /// What the kill switch must let through for this tunnel now.
+    pub fn guard(&self) -> Guard {
+        Guard {
+            interface: self.name.as_str().to_owned(),
+            endpoints: self.endpoints.iter().flatten().copied().collect(),
+            fwmark: fwmark(&self.config),
+        }
+    }
+
     /// Switches between split, full and exclude-private without dropping the session.
     pub fn set_mode(&mut self, mode: RoutingMode) -> Result<(), TunnelError> {
+        let routing = routing(&self.config, mode).map_err(TunnelError::Routing)?;
         let mut request = engine_request(&self.config, &self.endpoints, mode);
         // Only the peers' routes change: keys, endpoints and sessions stay.
         request.private_key = None;
@@ -130,7 +144,7 @@ impl ActiveTunnel {
         }
         self.interface.apply(&request)?;
         if let Some(netconf) = &mut self.netconf {
-            netconf.set_routing(routing(&self.config, mode))?;
+            netconf.set_routing(routing)?;
         }
         self.options.mode = mode;
         Ok(())
@@ -232,6 +246,39 @@ impl ActiveTunnel {
     }
 }
 
+/// What the kill switch must let through for `name` while it is not up (its config, if
+/// it still has a readable one): the endpoints given as addresses, and the addresses the
+/// named ones had last.
+pub(crate) fn guard_while_down(
+    name: &str,
+    config: Option<&Config>,
+    last_addresses: &BTreeMap<String, SocketAddr>,
+) -> Guard {
+    let endpoints = config
+        .iter()
+        .flat_map(|config| &config.peers)
+        .filter_map(|peer| {
+            let endpoint = peer.endpoint.as_ref()?;
+            match &endpoint.host {
+                Host::Ip(ip) => Some(SocketAddr::new(*ip, endpoint.port)),
+                Host::Name(host) => last_addresses
+                    .get(&last_address_key(host, endpoint.port))
+                    .copied(),
+            }
+        })
+        .collect();
+    Guard {
+        interface: name.to_owned(),
+        endpoints,
+        fwmark: config.map_or(DEFAULT_FWMARK, fwmark),
+    }
+}
+
+/// The mark on the engine's packets, which policy routing lets past the tunnel.
+fn fwmark(config: &Config) -> u32 {
+    config.interface.fwmark.map_or(DEFAULT_FWMARK, |m| m.get())
+}
+
 /// Endpoints as addresses; names take the answers looked up for them before.
 fn endpoint_addresses(
     config: &Config,
@@ -310,7 +357,7 @@ fn engine_request(
         private_key: Some(Some(*config.interface.private_key.as_bytes())),
         listen_port: config.interface.listen_port,
         // The mark keeps the tunnel's own packets out of the tunnel in full mode.
-        fwmark: Some(config.interface.fwmark.map_or(DEFAULT_FWMARK, |m| m.get())),
+        fwmark: Some(fwmark(config)),
         replace_peers: true,
         peers,
     }
@@ -320,6 +367,7 @@ fn network(
     name: &TunnelName,
     config: &Config,
     endpoints: &[Option<SocketAddr>],
+    routing: Routing,
     options: TunnelOptions,
 ) -> TunnelNetwork {
     let interface = &config.interface;
@@ -327,8 +375,8 @@ fn network(
         interface: name.as_str().to_owned(),
         addresses: interface.addresses.clone(),
         mtu: interface.mtu.map(u32::from),
-        routing: routing(config, options.mode),
-        fwmark: interface.fwmark.map_or(DEFAULT_FWMARK, |m| m.get()),
+        routing,
+        fwmark: fwmark(config),
         endpoints: endpoints.iter().flatten().copied().collect(),
         dns: (!interface.dns.is_empty()).then(|| Dns {
             servers: interface.dns.clone(),

@@ -1,12 +1,14 @@
 //! Linux: rtnetlink for addresses, routes and rules (wg-quick's fwmark + policy table +
-//! `suppress_prefixlength 0` for full tunnel), nftables for the kill switch, DNS
-//! through systemd-resolved, resolvconf or the resolv.conf file ([`crate::dns`]).
+//! `suppress_prefixlength 0` for full tunnel), DNS through systemd-resolved, resolvconf
+//! or the resolv.conf file ([`crate::dns`]). The kill switch is the service's, not a
+//! tunnel's: one nftables table ([`enforce_kill_switch`]).
 
 mod netlink;
 
 use crate::dns::{self, DnsBackend, DnsSystem};
 use crate::journal::{Journal, Recovery, Undo};
-use crate::{Error, Paths, Routing, TunnelNetwork, killswitch};
+use crate::killswitch::{self, Guard};
+use crate::{Error, POLICY_TABLE, Paths, Routing, TunnelNetwork};
 use ipnet::IpNet;
 use netlink::{Netlink, RuleKind};
 use std::path::Path;
@@ -69,9 +71,6 @@ impl Applied {
             self.netlink.add_address(index, *address)?;
         }
         self.apply_routing(index)?;
-        if self.network.kill_switch {
-            self.apply_kill_switch()?;
-        }
         if let Some(dns) = self.network.dns.clone().filter(|d| !d.servers.is_empty()) {
             let backend = DnsBackend::detect(&self.paths.resolv_conf, &self.dns_system);
             let full = matches!(self.network.routing, Routing::Full(_));
@@ -88,56 +87,76 @@ impl Applied {
     }
 
     fn apply_routing(&mut self, index: u32) -> Result<(), Error> {
-        let interface = self.network.interface.clone();
         match self.network.routing.clone() {
-            Routing::Split(prefixes) => {
-                for destination in prefixes {
-                    self.journal.record(Undo::DeleteRoute {
-                        interface: interface.clone(),
-                        destination,
-                        table: RT_TABLE_MAIN,
-                    })?;
-                    self.netlink
-                        .route(true, index, destination, RT_TABLE_MAIN)?;
-                }
+            Routing::Split(prefixes) if self.split_by_policy() => {
+                self.add_routes(index, prefixes, POLICY_TABLE)?;
+                self.add_policy_rules(false)
             }
+            Routing::Split(prefixes) => self.add_routes(index, prefixes, RT_TABLE_MAIN),
+            Routing::Table { table, prefixes } => self.add_routes(index, prefixes, table),
             Routing::Full(mut prefixes) => {
                 // An IPv4-only tunnel still takes IPv6 into the tunnel, where it dies
                 // instead of leaking past it.
                 if !prefixes.iter().any(|p| matches!(p, IpNet::V6(_))) {
                     prefixes.push("::/0".parse().expect("valid prefix"));
                 }
-                let table = self.network.fwmark;
-                self.enable_src_valid_mark()?;
-                for destination in prefixes {
-                    self.journal.record(Undo::DeleteRoute {
-                        interface: interface.clone(),
-                        destination,
-                        table,
-                    })?;
-                    self.netlink.route(true, index, destination, table)?;
-                }
-                for v6 in [false, true] {
-                    self.journal.record(Undo::DeleteRules {
-                        v6,
-                        priority: PRIORITY_TO_TUNNEL_TABLE,
-                    })?;
-                    let to_table = RuleKind::NotFwmarkToTable {
-                        fwmark: self.network.fwmark,
-                        table,
-                    };
-                    self.netlink
-                        .add_rule(v6, PRIORITY_TO_TUNNEL_TABLE, to_table)?;
-                    self.journal.record(Undo::DeleteRules {
-                        v6,
-                        priority: PRIORITY_MAIN_WITHOUT_DEFAULT,
-                    })?;
-                    self.netlink.add_rule(
-                        v6,
-                        PRIORITY_MAIN_WITHOUT_DEFAULT,
-                        RuleKind::MainWithoutDefault,
-                    )?;
-                }
+                self.add_routes(index, prefixes, POLICY_TABLE)?;
+                self.add_policy_rules(true)
+            }
+        }
+    }
+
+    /// Split routing normally goes into the main table; with an endpoint inside its
+    /// prefixes that would send the engine's own packets to the endpoint back into the
+    /// tunnel, so then it is policy routing, which lets the marked packets past.
+    fn split_by_policy(&self) -> bool {
+        let Routing::Split(prefixes) = &self.network.routing else {
+            return false;
+        };
+        self.network
+            .endpoints
+            .iter()
+            .any(|endpoint| prefixes.iter().any(|p| p.contains(&endpoint.ip())))
+    }
+
+    fn add_routes(&mut self, index: u32, prefixes: Vec<IpNet>, table: u32) -> Result<(), Error> {
+        for destination in prefixes {
+            self.journal.record(Undo::DeleteRoute {
+                interface: self.network.interface.clone(),
+                destination,
+                table,
+            })?;
+            self.netlink.route(true, index, destination, table)?;
+        }
+        Ok(())
+    }
+
+    /// wg-quick's rules: everything the engine did not mark looks in the policy table
+    /// first; for a full tunnel, the main table without its default route before that,
+    /// so the local network stays reachable.
+    fn add_policy_rules(&mut self, main_first: bool) -> Result<(), Error> {
+        self.enable_src_valid_mark()?;
+        for v6 in [false, true] {
+            self.journal.record(Undo::DeleteRules {
+                v6,
+                priority: PRIORITY_TO_TUNNEL_TABLE,
+            })?;
+            let to_table = RuleKind::NotFwmarkToTable {
+                fwmark: self.network.fwmark,
+                table: POLICY_TABLE,
+            };
+            self.netlink
+                .add_rule(v6, PRIORITY_TO_TUNNEL_TABLE, to_table)?;
+            if main_first {
+                self.journal.record(Undo::DeleteRules {
+                    v6,
+                    priority: PRIORITY_MAIN_WITHOUT_DEFAULT,
+                })?;
+                self.netlink.add_rule(
+                    v6,
+                    PRIORITY_MAIN_WITHOUT_DEFAULT,
+                    RuleKind::MainWithoutDefault,
+                )?;
             }
         }
         Ok(())
@@ -159,22 +178,6 @@ impl Applied {
             std::fs::write(path, "1").map_err(Error::io("src_valid_mark"))?;
         }
         Ok(())
-    }
-
-    fn apply_kill_switch(&mut self) -> Result<(), Error> {
-        let name = killswitch::table_name(&self.network.interface);
-        self.journal.record(Undo::DeleteFirewallTable { name })?;
-        self.load_kill_switch()
-    }
-
-    /// (Re)loads the kill switch table for the current endpoints; replacing is atomic.
-    fn load_kill_switch(&self) -> Result<(), Error> {
-        let network = &self.network;
-        nft(&killswitch::script(
-            &network.interface,
-            &network.endpoints,
-            network.fwmark,
-        ))
     }
 
     /// Switches routing live: the interface, its session and everything else stay.
@@ -200,28 +203,25 @@ impl Applied {
         }
     }
 
-    /// The peers' endpoints moved (re-resolved): the kill switch must let the new ones
-    /// through.
+    /// The peers' endpoints moved: split routing changes to policy routing (or back)
+    /// when one moved into (or out of) its prefixes. The service's kill switch
+    /// ([`killswitch::enforce`]) follows them on its own.
     pub(crate) fn set_endpoints(
         &mut self,
         endpoints: Vec<std::net::SocketAddr>,
     ) -> Result<(), Error> {
+        let by_policy = self.split_by_policy();
         self.network.endpoints = endpoints;
-        if self.network.kill_switch {
-            self.load_kill_switch()?;
+        if self.split_by_policy() != by_policy {
+            return self.set_routing(self.network.routing.clone());
         }
         Ok(())
     }
 
+    /// Nothing here: the kill switch is the service's ([`killswitch::enforce`]).
     pub(crate) fn set_kill_switch(&mut self, enabled: bool) -> Result<(), Error> {
         self.network.kill_switch = enabled;
-        if enabled {
-            return self.apply_kill_switch();
-        }
-        let name = killswitch::table_name(&self.network.interface);
-        let undo = Undo::DeleteFirewallTable { name };
-        perform(&self.netlink, &undo)?;
-        self.journal.forget(|u| *u == undo)
+        Ok(())
     }
 
     pub(crate) fn revert(self) -> Result<(), Error> {
@@ -257,6 +257,7 @@ fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {
             Err(error) => Err(error),
         },
         Undo::DeleteRules { v6, priority } => netlink.delete_rules(*v6, *priority),
+        // A table per tunnel, as versions before the service-wide kill switch made.
         Undo::DeleteFirewallTable { name } => {
             // Declaring it first makes the delete succeed whether or not it exists.
             nft(&format!(
@@ -297,6 +298,20 @@ fn perform(netlink: &Netlink, undo: &Undo) -> Result<(), Error> {
         }
         Undo::Tunnel { .. } => Ok(()),
     }
+}
+
+/// Replaces the kill switch's table in one transaction. With nothing to guard and no
+/// table there, nft is not even asked to change anything.
+pub(crate) fn enforce_kill_switch(guards: &[Guard]) -> Result<(), Error> {
+    if guards.is_empty() && !kill_switch_table_exists() {
+        return Ok(());
+    }
+    nft(&killswitch::script(guards))
+}
+
+pub(crate) fn kill_switch_table_exists() -> bool {
+    crate::process::run_with_input("nft", &["list", "table", "inet", killswitch::TABLE], None)
+        .is_ok()
 }
 
 fn nft(script: &str) -> Result<(), Error> {

@@ -70,7 +70,8 @@ impl Applied {
     fn apply_routing(&mut self) -> Result<(), Error> {
         let interface = self.network.interface.clone();
         let (prefixes, full) = match &self.network.routing {
-            Routing::Split(prefixes) => (prefixes.clone(), false),
+            // `Table = N` is Linux's (the service refuses it here).
+            Routing::Split(prefixes) | Routing::Table { prefixes, .. } => (prefixes.clone(), false),
             Routing::Full(prefixes) => (prefixes.clone(), true),
         };
         if full {

@@ -3,9 +3,10 @@
 //! crashed run's network changes. The OS stops it (SIGTERM, or the Windows service
 //! control manager) and the tunnels go down, to come back at the next start.
 //! `culvertd install|uninstall` registers it with the Windows service control manager.
-//! `culvertd recover` undoes the network changes a previous culvertd left (routes, DNS,
-//! the kill switch) and exits: what the start does first, for an uninstaller that must
-//! not leave the machine cut off, or a person after a crash.
+//! `culvertd recover` undoes the network changes a previous culvertd left (routes, DNS)
+//! and lifts the kill switch, which outlives a stopped service on purpose, then exits:
+//! for an uninstaller that must not leave the machine cut off, or a person after a
+//! crash. The next start puts the kill switch back if a tunnel still wants it.
 
 use anyhow::Context;
 use culvertd::os::{self, ServiceCommand};
@@ -47,7 +48,7 @@ fn action() -> anyhow::Result<Action> {
                 println!(
                     "usage: culvertd [recover] [--socket PATH] [--config-dir DIR] [--state-dir DIR] [--resolv-conf FILE]\n\
                      \x20      culvertd install|uninstall   (Windows: register with the service manager)\n\
-                     recover: undo the network changes a previous culvertd left (routes, DNS, kill switch), then exit\n\
+                     recover: undo the network changes a previous culvertd left (routes, DNS), lift the kill switch, then exit\n\
                      defaults: {}, {} (tunnels in DIR/tunnels), {}, {}",
                     defaults.socket.display(),
                     defaults.config_dir.display(),
@@ -74,7 +75,7 @@ fn action() -> anyhow::Result<Action> {
 }
 
 /// `culvertd recover`: undoes what the journals of earlier runs hold, as the service's
-/// start does, and says what it undid.
+/// start does, lifts the kill switch, and says what it undid.
 fn recover(options: &DaemonOptions) -> anyhow::Result<()> {
     // A running culvertd owns the journals of its active tunnels: undoing them under it
     // would take its tunnels' network away while it thinks they are up.
@@ -103,7 +104,15 @@ fn recover(options: &DaemonOptions) -> anyhow::Result<()> {
             journals.display()
         );
     }
-    if recovery.undone.is_empty() {
+    let blocking = culvert_netconf::killswitch::is_enforced();
+    if blocking {
+        culvert_netconf::killswitch::enforce(&[]).context("cannot lift the kill switch")?;
+        println!(
+            "lifted the kill switch (culvertd puts it back when it starts, if a tunnel that \
+             has it is still wanted up)"
+        );
+    }
+    if recovery.undone.is_empty() && !blocking {
         println!(
             "nothing to undo: no network changes of an earlier culvertd are journaled in {}",
             journals.display()
