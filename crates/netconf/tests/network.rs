@@ -84,6 +84,32 @@ fn in_client<T: Send + 'static>(lab: &Lab, f: impl FnOnce() -> T + Send + 'stati
     lab.in_ns(0, f).join().expect("netconf thread panicked")
 }
 
+/// Applies the setup's network in the client's namespace.
+fn apply(setup: &Setup) -> NetConf {
+    let (paths, network) = (setup.paths.clone(), setup.network.clone());
+    in_client(&setup.lab, move || {
+        NetConf::apply(&paths, &network).unwrap()
+    })
+}
+
+/// Reverts `netconf` in the client's namespace; everything is as `before` again.
+fn revert_to(setup: &Setup, netconf: NetConf, before: &str) {
+    in_client(&setup.lab, move || netconf.revert().unwrap());
+    assert_eq!(snapshot(setup), before, "revert restores everything");
+}
+
+/// Pings `to` from the client and checks the pings went through the tunnel (WireGuard
+/// counted at least their bytes).
+fn ping_through_tunnel(lab: &Lab, to: &str) {
+    let (_, tx_before) = lab.transfer(0);
+    lab.ping(0, to);
+    let (_, tx_after) = lab.transfer(0);
+    assert!(
+        tx_after >= tx_before + 3 * 84,
+        "the pings to {to} went through the tunnel: {tx_before} -> {tx_after}"
+    );
+}
+
 /// Everything netconf may touch in the client's namespace, to compare before and after.
 fn snapshot(setup: &Setup) -> String {
     let lab = &setup.lab;
@@ -121,8 +147,7 @@ fn split_then_full_then_split_live_and_back_exactly() {
     let setup = setup("modes");
     let lab = &setup.lab;
     let before = snapshot(&setup);
-    let (paths, network) = (setup.paths.clone(), setup.network.clone());
-    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    let netconf = apply(&setup);
 
     // Split: the overlay through the tunnel, the internet directly.
     assert_eq!(lab.route_device(0, TUNNEL_V4[1]), lab.iface[0]);
@@ -142,13 +167,7 @@ fn split_then_full_then_split_live_and_back_exactly() {
         netconf
     });
     assert_eq!(lab.route_device(0, INTERNET_HOST), lab.iface[0]);
-    let (_, tx_before) = lab.transfer(0);
-    lab.ping(0, INTERNET_HOST);
-    let (_, tx_after) = lab.transfer(0);
-    assert!(
-        tx_after >= tx_before + 3 * 84,
-        "the pings went through the tunnel: {tx_before} -> {tx_after}"
-    );
+    ping_through_tunnel(lab, INTERNET_HOST);
     // An IPv4-only tunnel still swallows IPv6 instead of leaking it.
     assert_eq!(lab.route_device(0, "2001:db8:ffff::1"), lab.iface[0]);
 
@@ -160,12 +179,7 @@ fn split_then_full_then_split_live_and_back_exactly() {
         netconf
     });
     assert_eq!(lab.route_device(0, INTERNET_HOST), "uplink");
-    in_client(lab, move || netconf.revert().unwrap());
-    assert_eq!(
-        snapshot(&setup),
-        before,
-        "revert restores routes, rules, nftables and DNS"
-    );
+    revert_to(&setup, netconf, &before);
 }
 
 /// Pings `to` from `side` a few times; whether any answer came.
@@ -202,8 +216,7 @@ fn kill_switch_lets_nothing_out_but_its_tunnels_even_with_none_up() {
         in_client(lab, move || killswitch::enforce(&guards).unwrap());
     };
     enforce(guards.clone());
-    let (paths, network) = (setup.paths.clone(), setup.network.clone());
-    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    let netconf = apply(&setup);
     lab.ping(0, INTERNET_HOST);
 
     // The tunnel goes down (as after a crash: the kill switch is still there) and the
@@ -245,8 +258,7 @@ fn a_mark_of_255_routes_through_the_policy_table_and_leaves_the_local_one_alone(
     lab.wg(0, &["set", &setup.network.interface, "fwmark", "255"]);
     let before = snapshot(&setup);
     let local = routes(lab, &["route", "show", "table", "local"]);
-    let (paths, network) = (setup.paths.clone(), setup.network.clone());
-    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    let netconf = apply(&setup);
     assert_eq!(routes(lab, &["route", "show", "table", "local"]), local);
     let policy = routes(lab, &["route", "show", "table", &POLICY_TABLE.to_string()]);
     assert!(
@@ -254,14 +266,8 @@ fn a_mark_of_255_routes_through_the_policy_table_and_leaves_the_local_one_alone(
         "{policy}"
     );
     assert_eq!(lab.route_device(0, INTERNET_HOST), lab.iface[0]);
-    let (_, tx_before) = lab.transfer(0);
-    lab.ping(0, INTERNET_HOST);
-    assert!(
-        lab.transfer(0).1 > tx_before,
-        "the pings went through the tunnel"
-    );
-    in_client(lab, move || netconf.revert().unwrap());
-    assert_eq!(snapshot(&setup), before);
+    ping_through_tunnel(lab, INTERNET_HOST);
+    revert_to(&setup, netconf, &before);
 }
 
 /// Split routing for a prefix holding the endpoint: in the main table the engine's own
@@ -276,8 +282,7 @@ fn a_split_tunnel_whose_endpoint_lies_in_its_prefixes_does_not_loop() {
     setup.network.routing = Routing::Split(vec![server]);
     let lab = &setup.lab;
     let before = snapshot(&setup);
-    let (paths, network) = (setup.paths.clone(), setup.network.clone());
-    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    let netconf = apply(&setup);
     assert_eq!(lab.route_device(0, UNDERLAY_V4[1]), lab.iface[0]);
     let marked = routes(
         lab,
@@ -292,14 +297,8 @@ fn a_split_tunnel_whose_endpoint_lies_in_its_prefixes_does_not_loop() {
         "uplink",
         "only the prefix"
     );
-    let (_, tx_before) = lab.transfer(0);
-    lab.ping(0, UNDERLAY_V4[1]);
-    assert!(
-        lab.transfer(0).1 > tx_before,
-        "the pings went through the tunnel"
-    );
-    in_client(lab, move || netconf.revert().unwrap());
-    assert_eq!(snapshot(&setup), before);
+    ping_through_tunnel(lab, UNDERLAY_V4[1]);
+    revert_to(&setup, netconf, &before);
 }
 
 /// wg-quick's `Table = N`: the routes go into table N and no rule is added.
@@ -317,16 +316,14 @@ fn a_table_of_its_own_gets_the_routes_and_no_rules() {
     let lab = &setup.lab;
     let before = snapshot(&setup);
     let rules = routes(lab, &["rule"]);
-    let (paths, network) = (setup.paths.clone(), setup.network.clone());
-    let netconf = in_client(lab, move || NetConf::apply(&paths, &network).unwrap());
+    let netconf = apply(&setup);
     let table = routes(lab, &["route", "show", "table", "1234"]);
     assert!(
         table.contains(&format!("{} dev {}", TUNNEL_V4[1], lab.iface[0])),
         "{table}"
     );
     assert_eq!(routes(lab, &["rule"]), rules);
-    in_client(lab, move || netconf.revert().unwrap());
-    assert_eq!(snapshot(&setup), before);
+    revert_to(&setup, netconf, &before);
 }
 
 /// IPv4 answers EEXIST for a route of the same destination and metric through another

@@ -147,6 +147,17 @@ impl Lab {
         lab
     }
 
+    /// A lab whose host 1 is a wireguard-go server that expects host 0 as its peer (keys
+    /// with a PSK), with an internet host behind it; host 0 runs nothing yet.
+    pub fn with_server() -> (Self, Keys) {
+        let mut lab = Self::new("/nonexistent/culvert-engine");
+        lab.start(1, Kind::WireguardGo);
+        let keys = Keys::generate(true);
+        lab.configure(1, &keys, PeerSetup::default());
+        lab.add_internet_host();
+        (lab, keys)
+    }
+
     /// Host 2, "the internet" behind host 1, which forwards and masquerades for host 0
     /// (both its underlay and its tunnel traffic); host 0's default route is host 1.
     /// Returns host 2's address.

@@ -50,8 +50,11 @@ impl Culvertd {
             .append(true)
             .open(&self.log)
             .unwrap();
+        // With no more capabilities than culvertd.service grants: every self-test shows
+        // that the unit's bounding set is enough.
         let child = Command::new("ip")
             .args(["netns", "exec", &self.namespace])
+            .args(["setpriv", "--bounding-set", &unit_bounding_set(), "--"])
             .arg(crate::binary("culvertd"))
             .arg("--socket")
             .arg(&self.socket)
@@ -137,5 +140,33 @@ impl Drop for Culvertd {
                 self.log_text()
             );
         }
+    }
+}
+
+/// culvertd.service's `CapabilityBoundingSet`, as setpriv's `--bounding-set` takes it
+/// (`-all,+net_admin,...`).
+fn unit_bounding_set() -> String {
+    let unit = include_str!("../../../installers/linux/culvertd.service");
+    let capabilities: Vec<String> = unit
+        .lines()
+        .filter_map(|line| line.strip_prefix("CapabilityBoundingSet="))
+        .flat_map(str::split_whitespace)
+        .map(|cap| format!("+{}", cap.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    assert!(
+        !capabilities.is_empty(),
+        "the unit bounds culvertd's capabilities"
+    );
+    format!("-all,{}", capabilities.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_units_bounding_set_reads_as_setpriv_wants_it() {
+        let set = super::unit_bounding_set();
+        assert!(set.starts_with("-all,+"), "{set}");
+        assert!(set.contains("+net_admin"), "{set}");
+        assert!(!set.contains("CAP_"), "{set}");
     }
 }

@@ -10,8 +10,7 @@ mod common;
 use culvert_config::TunnelName;
 use culvert_ipc::{Client, ConfigText, OnConflict, Request, RoutingMode, TunnelState};
 use culvert_netlab::{
-    INTERNET_HOST, Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, can_run, socket_path,
-    wait_for,
+    INTERNET_HOST, Keys, Lab, TUNNEL_V4, UNDERLAY_V4, can_run, socket_path, wait_for,
 };
 use culvert_selftest::{Culvertd, scratch_dir};
 use std::path::PathBuf;
@@ -109,17 +108,6 @@ fn config(keys: &Keys, endpoint: &str, extra: &str) -> String {
     )
 }
 
-/// A lab whose host 1 runs a wireguard-go server for `keys` that NATs host 0's tunnel
-/// traffic to the internet host.
-fn lab_with_server() -> (Lab, Keys) {
-    let mut lab = Lab::new("/nonexistent/culvert-engine");
-    lab.start(1, Kind::WireguardGo);
-    let keys = Keys::generate(true);
-    lab.configure(1, &keys, PeerSetup::default());
-    lab.add_internet_host();
-    (lab, keys)
-}
-
 fn import(client: &Client, name: &TunnelName, text: String) {
     client
         .request(Request::ImportTunnel {
@@ -176,7 +164,7 @@ fn the_kill_switch_holds_through_kill_9_a_restart_and_a_restore_that_fails() {
     if !can_run() {
         return;
     }
-    let (mut lab, keys) = lab_with_server();
+    let (mut lab, keys) = Lab::with_server();
     let names = Names::new(&lab);
     names.set(&["vpn.culvert.test"]);
     let dir = scratch_dir("kill-switch-crash");
@@ -308,7 +296,7 @@ fn the_kill_switch_holds_while_edits_are_saved_and_lets_every_tunnel_through() {
     if !can_run() {
         return;
     }
-    let (mut lab, keys) = lab_with_server();
+    let (mut lab, keys) = Lab::with_server();
     // No name resolves; no query leaves the lab.
     let _names = Names::new(&lab);
     let dir = scratch_dir("kill-switch-edit");

@@ -76,6 +76,11 @@ impl Daemon {
         })
     }
 
+    /// Whether the administrator allows hook scripts (`allow_scripts`).
+    pub fn scripts_enabled(&self) -> bool {
+        self.server.scripts_enabled()
+    }
+
     /// Re-resolves stale DNS-named endpoints now, on a thread of its own so whoever asks
     /// (a signal or power-event loop) is not held up by a slow resolver.
     pub fn refresh_endpoints_soon(&self) {

@@ -329,14 +329,12 @@ impl Manager {
             } => {
                 let text = self.store.load(&name).map_err(store_error)?;
                 let text = if include_private_key {
-                    text
+                    ConfigText::new(text.as_str())
                 } else {
-                    redact_config_text(&text)
+                    ConfigText::new(redact_config_text(&text))
                 };
                 tracing::info!(tunnel = %name.as_str(), with_key = include_private_key, "exported");
-                Ok(ResponseBody::Exported {
-                    text: ConfigText::new(text),
-                })
+                Ok(ResponseBody::Exported { text })
             }
             Request::ExportAllZip {
                 include_private_keys,
@@ -663,7 +661,13 @@ impl Manager {
             self.state.active.push(name.as_str().into());
         }
         self.state.last_addresses.extend(resolved.addresses());
-        self.commit_state()?;
+        if let Err(error) = self.commit_state() {
+            if !was_wanted {
+                self.state.active.retain(|n| n != name.as_str());
+                self.commit_state_or_log();
+            }
+            return Err(error);
+        }
         self.events.push(Event::TunnelState {
             name: name.clone(),
             state: TunnelState::Activating,
@@ -778,9 +782,9 @@ impl Manager {
             let text = if include_private_keys {
                 text
             } else {
-                redact_config_text(&text)
+                zeroize::Zeroizing::new(redact_config_text(&text))
             };
-            tunnels.push((name, zeroize::Zeroizing::new(text)));
+            tunnels.push((name, text));
         }
         // The stored text as the user wrote it (keys hidden unless asked for): a redacted
         // config no longer parses, so it is never round-tripped through the parser here.
@@ -971,7 +975,11 @@ mod tests {
     }
 
     fn stored_text(manager: &Manager, name: &str) -> Option<String> {
-        manager.store.load(&TunnelName::new(name).unwrap()).ok()
+        manager
+            .store
+            .load(&TunnelName::new(name).unwrap())
+            .ok()
+            .map(|text| text.to_string())
     }
 
     fn import(text: String, name: &str) -> Request {

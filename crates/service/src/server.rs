@@ -175,6 +175,10 @@ impl Server {
         }
     }
 
+    pub fn scripts_enabled(&self) -> bool {
+        self.manager().scripts_enabled()
+    }
+
     /// Takes all tunnels down for a stop of the service.
     pub fn shutdown(&self) {
         self.manager().shutdown();

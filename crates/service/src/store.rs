@@ -9,6 +9,7 @@ use culvert_config::{ParseErrors, TunnelName};
 use culvert_netconf::write_atomically;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -69,7 +70,8 @@ impl ConfigStore {
         self.path(name).exists()
     }
 
-    pub fn load(&self, name: &TunnelName) -> Result<String, StoreError> {
+    /// The stored text, wiped from memory when dropped (it holds the private key).
+    pub fn load(&self, name: &TunnelName) -> Result<Zeroizing<String>, StoreError> {
         let path = self.path(name);
         let sealed = std::fs::read(&path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => StoreError::NotFound(name.as_str().into()),
@@ -79,11 +81,9 @@ impl ConfigStore {
                 source,
             },
         })?;
-        let mut text = self
-            .sealer
+        self.sealer
             .unseal(&sealed)
-            .map_err(|source| StoreError::Sealed { path, source })?;
-        Ok(std::mem::take(&mut *text))
+            .map_err(|source| StoreError::Sealed { path, source })
     }
 
     /// Saves `text` as `name` after checking that it parses; the user's text is kept as
@@ -176,7 +176,7 @@ mod tests {
         let name = TunnelName::new("office").unwrap();
         let text = config();
         store.create(&name, &text).unwrap();
-        assert_eq!(store.load(&name).unwrap(), text, "kept exactly as written");
+        assert_eq!(*store.load(&name).unwrap(), text, "kept exactly as written");
         let mode = std::fs::metadata(dir.join("office.conf"))
             .unwrap()
             .permissions()
@@ -212,7 +212,7 @@ mod tests {
             message.contains("line 2, column 1") && message.contains("Address"),
             "{message}"
         );
-        assert_eq!(store.load(&name).unwrap(), text);
+        assert_eq!(*store.load(&name).unwrap(), text);
         // Stray files are not tunnels.
         std::fs::write(dir.join("notes.txt"), "x").unwrap();
         std::fs::write(dir.join("much-too-long-name-for-wg.conf"), "x").unwrap();
@@ -262,14 +262,14 @@ mod tests {
             !String::from_utf8_lossy(&on_disk).contains(key_line),
             "the key is not stored as text"
         );
-        assert_eq!(store.load(&name).unwrap(), text);
+        assert_eq!(*store.load(&name).unwrap(), text);
         // A plain config dropped beside sealed ones is not one of them.
         std::fs::write(dir.join("plain.conf"), &text).unwrap();
         assert_eq!(store.list().unwrap(), vec![name.clone()]);
         let home = TunnelName::new("home").unwrap();
         store.rename(&name, &home).unwrap();
         assert!(dir.join("home.conf.flipped").exists());
-        assert_eq!(store.load(&home).unwrap(), text);
+        assert_eq!(*store.load(&home).unwrap(), text);
         // A file that does not unseal is reported by path, with the sealer's reason.
         let broken = TunnelName::new("broken").unwrap();
         std::fs::write(dir.join("broken.conf.flipped"), b"garbage").unwrap();

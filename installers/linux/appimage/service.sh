@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs or removes the Culvert service from the AppImage's copies (AppRun runs this
-# as root through pkexec): service.sh install|uninstall STAGING_DIR
+# Installs or removes the Culvert service from the AppImage's copies. Run as root by
+# install-as-root.sh, from the copies it checked in a directory of root's:
+# service.sh install|uninstall DIR
 set -eu
 action=$1
 from=$2
@@ -39,7 +40,7 @@ uninstall)
     echo "Culvert: the service is removed; tunnels and settings stay in /etc/culvert"
     ;;
 *)
-    echo "usage: service.sh install|uninstall STAGING_DIR" >&2
+    echo "usage: service.sh install|uninstall DIR" >&2
     exit 2
     ;;
 esac

@@ -5,7 +5,8 @@
 //! AppDir: AppRun (installers/linux/appimage/AppRun: offers the service install, then
 //! starts the app), culvert.desktop + culvert.png + .DirIcon at the top as the format
 //! asks, usr/bin/{culvert-app,culvert,culvertd}, usr/lib/ (see `libs.rs`),
-//! usr/share/culvert/ (what the service install copies), icons and the desktop entry.
+//! usr/share/culvert/ (what the service install copies, `install-as-root.sh` that checks
+//! and installs it as root, and their `SHA256SUMS`), icons and the desktop entry.
 
 use super::{Built, libs, stage};
 use crate::sys::run;
@@ -43,8 +44,28 @@ pub(super) fn build(built: &Built) -> anyhow::Result<PathBuf> {
         &share.join("culvert.sysusers"),
         0o644,
     )?;
+    stage::copy(
+        &stage::linux_file(built, "appimage/install-as-root.sh"),
+        &share.join("install-as-root.sh"),
+        0o644,
+    )?;
     stage::binary(&built.bin.join("culvertd"), &usr.join("bin/culvertd"))?;
     stage::binary(&built.bin.join("culvert"), &usr.join("bin/culvert"))?;
+    // What the root side of the service install checks its copies against.
+    let installed: Vec<PathBuf> = ["service.sh", "culvertd.service", "culvert.sysusers"]
+        .iter()
+        .map(|name| share.join(name))
+        .chain(
+            ["culvertd", "culvert"]
+                .iter()
+                .map(|name| usr.join("bin").join(name)),
+        )
+        .collect();
+    stage::write(
+        &share.join("SHA256SUMS"),
+        sha256sums(&installed)?.as_bytes(),
+        0o644,
+    )?;
     stage::app(built, &usr)?;
     stage::copy(
         &stage::linux_file(built, "culvert.desktop"),
@@ -93,4 +114,108 @@ pub(super) fn build(built: &Built) -> anyhow::Result<PathBuf> {
     std::fs::remove_file(&image)?;
     std::fs::remove_file(&runtime_copy)?;
     Ok(appimage)
+}
+
+/// `sha256sum`'s lines for `files`, named by their file names alone (the root side
+/// checks its flat copies).
+fn sha256sums(files: &[PathBuf]) -> anyhow::Result<String> {
+    let mut lines = String::new();
+    for file in files {
+        let output = Command::new("sha256sum")
+            .arg(file)
+            .output()
+            .context("cannot run sha256sum")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "sha256sum {} failed",
+            file.display()
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        let hash = text.split_whitespace().next().unwrap_or_default();
+        let name = file.file_name().context("a file name")?.to_string_lossy();
+        lines.push_str(&format!("{hash}  {name}\n"));
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const FILES: [&str; 5] = [
+        "service.sh",
+        "culvertd.service",
+        "culvert.sysusers",
+        "culvertd",
+        "culvert",
+    ];
+
+    /// A staging folder as AppRun makes it, with a service.sh that only reports where it
+    /// runs from; and the sums of those files.
+    fn staged(dir: &Path) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        for name in FILES {
+            std::fs::write(dir.join(name), format!("genuine {name}\n")).unwrap();
+        }
+        std::fs::write(
+            dir.join("service.sh"),
+            "echo \"service.sh $1 from $2\"; ls \"$2\"\n",
+        )
+        .unwrap();
+        let files: Vec<PathBuf> = FILES.iter().map(|name| dir.join(name)).collect();
+        sha256sums(&files).unwrap()
+    }
+
+    /// Runs the root side as AppRun hands it to pkexec.
+    fn install_as_root(staging: &Path, sums: &str) -> std::process::Output {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../installers/linux/appimage/install-as-root.sh"
+        );
+        let text = std::fs::read_to_string(script).unwrap();
+        Command::new("sh")
+            .args(["-c", &text, "culvert-install", "install"])
+            .arg(staging)
+            .arg(sums)
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_root_side_installs_only_its_own_checked_copies() {
+        let base = std::env::temp_dir().join(format!("culvert-install-{}", std::process::id()));
+        let staging = base.join("staging");
+        let sums = staged(&staging);
+
+        let genuine = install_as_root(&staging, &sums);
+        let said = String::from_utf8_lossy(&genuine.stdout).into_owned();
+        assert!(genuine.status.success(), "{said}");
+        let from = said
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("service.sh install from "))
+            .unwrap_or_else(|| panic!("service.sh did not run: {said}"));
+        assert_ne!(Path::new(from), staging, "it ran from its own copies");
+        assert!(FILES.iter().all(|name| said.contains(name)), "{said}");
+        assert!(
+            !Path::new(from).exists(),
+            "the copies are removed afterwards"
+        );
+
+        // Another process of the user swaps a file during the password prompt.
+        std::fs::write(staging.join("culvertd"), "#!/bin/sh\nid > /tmp/owned\n").unwrap();
+        let swapped = install_as_root(&staging, &sums);
+        assert!(!swapped.status.success());
+        assert!(swapped.stdout.is_empty(), "service.sh never ran");
+        let complaint = String::from_utf8_lossy(&swapped.stderr);
+        assert!(complaint.contains("nothing was installed"), "{complaint}");
+
+        // A swapped installer script is refused the same way.
+        staged(&staging);
+        std::fs::write(staging.join("service.sh"), "echo owned\n").unwrap();
+        let swapped = install_as_root(&staging, &sums);
+        assert!(!swapped.status.success() && swapped.stdout.is_empty());
+        let _ = std::fs::remove_dir_all(&base);
+    }
 }

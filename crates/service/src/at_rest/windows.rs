@@ -347,11 +347,11 @@ mod tests {
         let file = dir.join("office.conf.dpapi");
         let on_disk = std::fs::read(&file).unwrap();
         assert!(!String::from_utf8_lossy(&on_disk).contains("PrivateKey"));
-        assert_eq!(store.load(&name).unwrap(), text);
+        assert_eq!(*store.load(&name).unwrap(), text);
         // Saving again replaces the file (a rename over an existing one on Windows).
         let edited = text.replace("10.0.0.2/32", "10.0.0.3/32");
         store.save(&name, &edited).unwrap();
-        assert_eq!(store.load(&name).unwrap(), edited);
+        assert_eq!(*store.load(&name).unwrap(), edited);
         let home = TunnelName::new("home").unwrap();
         store.rename(&name, &home).unwrap();
         assert!(!file.exists() && dir.join("home.conf.dpapi").exists());

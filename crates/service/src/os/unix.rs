@@ -1,4 +1,5 @@
 //! Linux and macOS: systemd or launchd start culvertd and stop it with SIGTERM.
+#![allow(unsafe_code)]
 
 use super::{Defaults, ServiceCommand};
 use crate::daemon::{Daemon, DaemonError, DaemonOptions};
@@ -47,10 +48,14 @@ pub(super) fn run(
     if std::env::var_os("XPC_SERVICE_NAME").is_some_and(|label| label == LAUNCHD_LABEL) {
         refuse_a_replaceable_program()?;
     }
+    keep_secrets_in_memory();
     // Signals are caught before the tunnels come up, so none is missed.
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| DaemonError::Service(format!("cannot catch signals: {e}")))?;
     let daemon = Daemon::start(&options, hub, log)?;
+    if !daemon.scripts_enabled() {
+        forbid_new_privileges();
+    }
     for signal in signals.forever() {
         if signal == SIGHUP {
             tracing::info!("SIGHUP: re-resolving the endpoints of stale sessions");
@@ -109,6 +114,35 @@ pub(super) fn manage(command: ServiceCommand) -> Result<(), DaemonError> {
     Err(DaemonError::Service(format!(
         "on this system {how} runs culvertd: the package {verb} it with {unit}"
     )))
+}
+
+/// Private keys live in this process: no core dump may carry them (whatever the unit's
+/// LimitCORE says, when culvertd was started some other way), and no other process of
+/// root's may read its memory through /proc without CAP_SYS_PTRACE.
+fn keep_secrets_in_memory() {
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit with a valid, initialised struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "core dumps stay allowed");
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "the process stays dumpable");
+    }
+}
+
+/// Without hook scripts nothing culvertd runs (nft, resolvconf) ever needs to gain
+/// privileges through a setuid program: take that away for good, children included.
+fn forbid_new_privileges() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1) takes no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "no_new_privs not set");
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
 //! Starting culvertd for the end-to-end tests.
 #![allow(dead_code, unreachable_pub)]
 
-use culvert_netlab::{
-    Keys, Kind, Lab, PeerSetup, TUNNEL_V4, UNDERLAY_V4, culvertd_command, wait_for,
-};
+use culvert_netlab::{Keys, Lab, TUNNEL_V4, UNDERLAY_V4, culvertd_command, wait_for};
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,15 +25,9 @@ pub fn kill9(pid: u32) {
     assert!(status.success());
 }
 
-/// A lab whose host 1 is a wireguard-go server (with an internet host behind it) that
-/// expects host 0 as its peer; host 0 runs nothing yet.
+/// A lab whose host 1 is a wireguard-go server for host 0 ([`Lab::with_server`]).
 pub fn server_lab() -> (Lab, Keys) {
-    let mut lab = Lab::new("/nonexistent/culvert-engine");
-    lab.start(1, Kind::WireguardGo);
-    let keys = Keys::generate(true);
-    lab.configure(1, &keys, PeerSetup::default());
-    lab.add_internet_host();
-    (lab, keys)
+    Lab::with_server()
 }
 
 /// Host 0's tunnel config for [`server_lab`]: split routing to the server's address.
