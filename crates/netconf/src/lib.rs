@@ -62,6 +62,22 @@ pub enum Routing {
     Full(Vec<IpNet>),
 }
 
+impl Routing {
+    /// Whether this routing needs the policy table and its rules (of which a host has
+    /// one set, so one tunnel at a time): a full tunnel, and split routing with an
+    /// endpoint inside its prefixes, where the engine's own packets must get past the
+    /// tunnel by their mark.
+    pub fn needs_policy(&self, endpoints: &[SocketAddr]) -> bool {
+        match self {
+            Routing::Full(_) => true,
+            Routing::Split(prefixes) => endpoints
+                .iter()
+                .any(|endpoint| prefixes.iter().any(|p| p.contains(&endpoint.ip()))),
+            Routing::Table { .. } => false,
+        }
+    }
+}
+
 /// What one tunnel needs from the network.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TunnelNetwork {
@@ -266,5 +282,27 @@ pub fn recover(paths: &Paths) -> Result<Recovery, Error> {
     {
         let _ = paths;
         Ok(Recovery::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_table_is_for_full_tunnels_and_splits_that_hold_their_endpoint() {
+        let prefixes = vec!["192.0.2.0/24".parse().unwrap()];
+        let inside: SocketAddr = "192.0.2.7:51820".parse().unwrap();
+        let outside: SocketAddr = "198.51.100.7:51820".parse().unwrap();
+        let split = Routing::Split(prefixes.clone());
+        assert!(split.needs_policy(&[outside, inside]));
+        assert!(!split.needs_policy(&[outside]));
+        assert!(!split.needs_policy(&[]));
+        assert!(Routing::Full(prefixes.clone()).needs_policy(&[]));
+        let own = Routing::Table {
+            table: 1234,
+            prefixes,
+        };
+        assert!(!own.needs_policy(&[inside]), "`Table = N` adds no rules");
     }
 }

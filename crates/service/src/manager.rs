@@ -8,7 +8,7 @@ use crate::routing::RoutingMode;
 use crate::scripts::{self, Hook, Settings};
 use crate::state::{ServiceState, StateFile};
 use crate::store::{ConfigStore, StoreError};
-use crate::tunnel::{ActiveTunnel, TunnelOptions, guard_while_down};
+use crate::tunnel::{ActiveTunnel, TunnelOptions, guard_while_down, would_need_policy_routing};
 use culvert_config::{Config, PrefixSet, TunnelName};
 use culvert_ipc::{
     ConfigText, Event, ImportedTunnel, InterfaceInfo, IpcError, IpcErrorKind, OnConflict, PeerInfo,
@@ -301,17 +301,19 @@ impl Manager {
                 if let Err(reason) = crate::routing::routing(&self.load(&name)?, mode) {
                     return Err(IpcError::invalid_request(reason));
                 }
-                // Only one active tunnel can take over the default route.
+                // Only one active tunnel can use the policy routing table (a full tunnel,
+                // or split with its endpoint inside its AllowedIPs).
                 if mode != RoutingMode::Split && self.active.contains_key(name.as_str()) {
                     let taken = self.active.iter().find(|(other, tunnel)| {
-                        other.as_str() != name.as_str()
-                            && tunnel.options().mode != RoutingMode::Split
+                        other.as_str() != name.as_str() && tunnel.needs_policy_routing()
                     });
                     if let Some((other, _)) = taken {
                         return Err(IpcError::new(
                             IpcErrorKind::Conflict,
                             format!(
-                                "the active `{other}` already takes the default route; set it to split first"
+                                "the active `{other}` already uses the policy routing table \
+                                 (it takes the default route, or its endpoint lies inside its \
+                                 AllowedIPs); set it to split or deactivate it first"
                             ),
                         ));
                     }
@@ -637,9 +639,18 @@ impl Manager {
         let config = self.load(name)?;
         // Two tunnels may not claim the same destinations or addresses.
         let options = self.options(name);
+        let needs_policy = would_need_policy_routing(&config, options, resolved);
         for (other, tunnel) in &self.active {
             // The config that is up, as the tunnel holds it: no second read from disk.
-            if let Some(conflict) = conflict(&config, options, tunnel.config(), tunnel.options()) {
+            let conflict =
+                conflict(&config, options, tunnel.config(), tunnel.options()).or_else(|| {
+                    (needs_policy && tunnel.needs_policy_routing()).then(|| {
+                        "both need the policy routing table (a full tunnel, or an endpoint \
+                         inside the tunnel's own AllowedIPs)"
+                            .to_owned()
+                    })
+                });
+            if let Some(conflict) = conflict {
                 return Err(IpcError::new(
                     IpcErrorKind::Conflict,
                     format!("`{name}` cannot be active with `{other}`: {conflict}"),

@@ -122,6 +122,12 @@ impl ActiveTunnel {
         &self.interface
     }
 
+    /// Whether this tunnel routes through the host's one policy table.
+    pub fn needs_policy_routing(&self) -> bool {
+        let endpoints: Vec<SocketAddr> = self.endpoints.iter().flatten().copied().collect();
+        routing(&self.config, self.options.mode).is_ok_and(|r| r.needs_policy(&endpoints))
+    }
+
     /// What the kill switch must let through for this tunnel now.
     pub fn guard(&self) -> Guard {
         Guard {
@@ -244,6 +250,21 @@ impl ActiveTunnel {
         reverted?;
         Ok(())
     }
+}
+
+/// Whether `config` in `options` would route through the host's one policy table, with
+/// its named endpoints at their addresses in `resolved`.
+pub(crate) fn would_need_policy_routing(
+    config: &Config,
+    options: TunnelOptions,
+    resolved: &Resolved,
+) -> bool {
+    let endpoints: Vec<SocketAddr> = endpoint_addresses(config, resolved)
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    routing(config, options.mode).is_ok_and(|r| r.needs_policy(&endpoints))
 }
 
 /// What the kill switch must let through for `name` while it is not up (its config, if

@@ -110,13 +110,8 @@ impl Applied {
     /// prefixes that would send the engine's own packets to the endpoint back into the
     /// tunnel, so then it is policy routing, which lets the marked packets past.
     fn split_by_policy(&self) -> bool {
-        let Routing::Split(prefixes) = &self.network.routing else {
-            return false;
-        };
-        self.network
-            .endpoints
-            .iter()
-            .any(|endpoint| prefixes.iter().any(|p| p.contains(&endpoint.ip())))
+        matches!(self.network.routing, Routing::Split(_))
+            && self.network.routing.needs_policy(&self.network.endpoints)
     }
 
     fn add_routes(&mut self, index: u32, prefixes: Vec<IpNet>, table: u32) -> Result<(), Error> {
